@@ -1,0 +1,30 @@
+# A boring Makefile: every target creates and uses the project's own .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	cd examples/demo && PATH="$(CURDIR)/$(BIN):$$PATH" ./run_pipeline.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q trackdag tests
+
+lint: $(STAMP)
+	$(BIN)/python -m compileall -q trackdag tests examples benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_plan.py
+
+clean:
+	rm -rf $(VENV) examples/demo/pipeline_output .pytest_cache

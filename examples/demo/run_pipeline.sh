@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The seed example with trackdag: 2 source files x 4 values of param1 = 8 rows,
+# 8 predict jobs and 8 evaluate jobs. Run it from anywhere; it works in its
+# own folder so the module is found without PYTHONPATH.
+set -euo pipefail
+cd "$(dirname "$0")"
+EVAL_DPATH=$PWD/pipeline_output
+trackdag run \
+    --params="
+        pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
+        matrix:
+            stage1_predict.src_fpath:
+                - README.rst
+                - run_pipeline.sh
+            stage1_predict.param1:
+                - 123
+                - 456
+                - 32
+                - 33
+            stage1_evaluate.workers: 4
+    " \
+    --root="${EVAL_DPATH}" \
+    --backend=local --workers=2 --skip-existing

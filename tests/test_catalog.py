@@ -1,0 +1,136 @@
+"""catalog: schema, bulk registration, micro-batch records, locks and versions."""
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from conftest import two_stage
+from trackdag.catalog import Catalog, connect
+from trackdag.catalog.migrations import LATEST
+from trackdag.errors import CatalogError, CatalogLockedError, PlanError
+from trackdag.plan import plan
+
+
+def _cat(tmp_path):
+    return Catalog(tmp_path / "catalog.duckdb", timeout=2)
+
+
+def test_schema_created_once_and_recorded(tmp_path):
+    cat = _cat(tmp_path)
+    assert cat.ensure_schema() == ["0001_initial"]
+    assert cat.ensure_schema() == []
+    tables = {r[0] for r in cat.query("SELECT table_name FROM information_schema.tables")}
+    assert {"runs", "jobs", "run_jobs", "edges", "params", "attempts", "schema_version"} <= tables
+    assert cat.query("SELECT version, name FROM schema_version") == [(1, "0001_initial")]
+
+
+def test_an_empty_old_catalog_is_upgraded_and_a_newer_one_refused(tmp_path):
+    path = tmp_path / "catalog.duckdb"
+    con = duckdb.connect(str(path))  # an "old" catalog: a file with no schema yet
+    con.execute("CREATE TABLE keep_me (x INT)")
+    con.execute("INSERT INTO keep_me VALUES (7)")
+    con.close()
+    cat = Catalog(path)
+    assert cat.ensure_schema() == ["0001_initial"]
+    assert cat.query("SELECT x FROM keep_me") == [(7,)]
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_version VALUES (?, 'future', now())", [LATEST + 1])
+    con.close()
+    with pytest.raises(CatalogError, match="newer than this trackdag knows"):
+        Catalog(path).ensure_schema()
+
+
+def _register(tmp_path, src, rows, run_id="r1"):
+    cat = _cat(tmp_path)
+    p = plan(two_stage(), rows, tmp_path / "out")
+    cat.begin_run({"run_id": run_id, "root": str(tmp_path), "backend": "local", "host": "h", "pid": 1,
+                   "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    attempts = cat.register_plan(run_id, p, {j: "planned" for j in p.jobs})
+    return cat, p, attempts
+
+
+def test_register_plan_bulk(tmp_path, src):
+    rows = [{"predict.src": str(src), "evaluate.thresh": t} for t in (0.1, 0.2)]
+    cat, p, attempts = _register(tmp_path, src, rows)
+    assert attempts == {j: 0 for j in p.jobs}
+    assert cat.query("SELECT node, count(*) FROM jobs GROUP BY node ORDER BY node") == [("evaluate", 2), ("predict", 1)]
+    assert cat.query("SELECT count(*) FROM run_jobs") == [(4,)]
+    assert cat.query("SELECT count(*) FROM edges") == [(2,)]
+    kinds = cat.query("SELECT kind, count(*) FROM params GROUP BY kind ORDER BY kind")
+    assert kinds == [("algo", 6), ("input", 5), ("perf", 3)]
+    assert cat.query("SELECT value_num FROM params WHERE key = 'thresh' ORDER BY value_num") == [(0.1,), (0.2,)]
+    # registering again (a second run) adds no duplicate jobs, edges or params
+    p2 = plan(two_stage(), rows, tmp_path / "out")
+    cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                   "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    cat.register_plan("r2", p2, {j: "done" for j in p2.jobs})
+    assert cat.query("SELECT count(*), count(DISTINCT last_run), min(first_run) FROM jobs") == [(3, 1, "r1")]
+    assert cat.query("SELECT count(*) FROM edges") == [(2,)]
+    assert cat.query("SELECT count(*) FROM params") == [(14,)]
+    assert cat.query("SELECT count(*) FROM run_jobs") == [(8,)]
+
+
+def test_record_states_and_attempts(tmp_path, src):
+    cat, p, _ = _register(tmp_path, src, [{"predict.src": str(src)}])
+    job_id = next(iter(p.jobs))
+    now = time.time()
+    cat.record([{"job_id": job_id, "status": "running", "started": now, "attempts": 1},
+                {"job_id": job_id, "status": "failed", "ended": now + 1, "attempts": 1, "error": "exit code 3"}],
+               [{"job_id": job_id, "attempt": 1, "run_id": "r1", "status": "failed", "exit_code": 3,
+                 "started": now, "ended": now + 1, "duration": 1.0, "host": "h", "stderr_tail": "boom"}])
+    assert cat.query("SELECT status, attempts, error, ended IS NOT NULL FROM jobs WHERE job_id = ?", [job_id]) == [
+        ("failed", 1, "exit code 3", True)]
+    assert cat.query("SELECT attempt, exit_code, stderr_tail FROM attempts") == [(1, 3, "boom")]
+
+
+def test_short_id_collision_with_the_catalog(tmp_path, src):
+    cat, p, _ = _register(tmp_path, src, [{"predict.src": str(src)}])
+    job_id = next(iter(p.jobs))
+    con = duckdb.connect(str(cat.path))
+    con.execute("UPDATE jobs SET job_id = 'x' || job_id[2:] WHERE job_id = ?", [job_id])
+    con.close()
+    with pytest.raises(PlanError, match="short id collision in node 'predict'"):
+        _register(tmp_path, src, [{"predict.src": str(src)}], run_id="r9")
+
+
+HOLD = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _holder(path, seconds):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_lock_wait_succeeds_when_holder_lets_go(tmp_path):
+    path = tmp_path / "c.duckdb"
+    duckdb.connect(str(path)).close()
+    proc = _holder(path, 0.5)
+    con = connect(path, timeout=20)  # waits for the holder instead of failing at once
+    con.close()
+    proc.wait()
+
+
+def test_lock_timeout_names_the_holder(tmp_path):
+    path = tmp_path / "c.duckdb"
+    duckdb.connect(str(path)).close()
+    proc = _holder(path, 30)
+    try:
+        with pytest.raises(CatalogLockedError) as info:
+            connect(path, read_only=True, timeout=0.3)
+        assert f"pid {proc.pid}" in str(info.value) and "import duckdb" in str(info.value)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_reading_a_missing_catalog_says_so(tmp_path):
+    with pytest.raises(CatalogError, match="no catalog at"):
+        connect(tmp_path / "none.duckdb", read_only=True)

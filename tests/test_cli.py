@@ -1,0 +1,100 @@
+"""cli: wiring, output and exit codes (the behaviour itself is tested through the library)."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SCENARIOS
+from trackdag.cli import main
+
+PIPE = f"{SCENARIOS / 'pipelines' / 'two_stage.py'}::make()"
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _params(src, *extra):
+    return "\n".join([f"pipeline: '{PIPE}'", "matrix:", f"  predict.src: {src}", "  predict.p: [1, 2]", *extra])
+
+
+def test_help_is_light():
+    code = textwrap.dedent("""
+        import sys
+        from trackdag.cli import main
+        try:
+            main(["--help"])
+        except SystemExit:
+            pass
+        heavy = [m for m in ("ray", "altair", "pyarrow", "duckdb", "sqlmodel", "sqlalchemy") if m in sys.modules]
+        print("HEAVY:", heavy)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage:" in out and "HEAVY: []" in out
+
+
+def test_console_script_and_python_m_both_work():
+    script = Path(sys.executable).parent / "trackdag"
+    for cmd in ([str(script), "--help"], [sys.executable, "-m", "trackdag", "--help"]):
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        assert "run" in out and "Usage:" in out
+
+
+def test_run_summary_and_exit_zero(tmp_path, src):
+    res = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert "4 jobs from 2 rows" in res.output
+    assert "done: 4  already done: 0  failed: 0  skipped: 0" in res.output
+    assert f"catalog: {tmp_path / 'out' / 'catalog.duckdb'}" in res.output
+    again = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"))
+    assert "done: 0  already done: 4" in again.output
+
+
+def test_failed_jobs_exit_one_and_name_their_logs(tmp_path, src):
+    res = _invoke("run", "--params", _params(src, "  predict.fail: [true]"), "--root", str(tmp_path / "out"))
+    assert res.exit_code == 1
+    assert "failed: 2" in res.output and "skipped: 2" in res.output
+    assert "failed jobs:" in res.output and "exit code 3; log: " in res.output
+    assert "stderr.log" in res.output
+
+
+def test_params_file_and_bad_input_exit_two_with_one_line(tmp_path, src):
+    good = tmp_path / "params.yaml"
+    good.write_text(_params(src))
+    res = _invoke("run", "--params", str(good), "--root", str(tmp_path / "out"), "--dry-run")
+    assert res.exit_code == 0 and "jobs: 4" in res.output
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_params(src, "  predict.workrs: 3"))
+    runner = CliRunner()
+    res = runner.invoke(main, ["run", "--params", str(bad), "--root", str(tmp_path / "out2")])
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and res.output.startswith("Error: ")
+    assert "declares no param 'workrs' (did you mean 'workers'?)" in res.output
+    assert not (tmp_path / "out2").exists()
+
+    res = runner.invoke(main, ["run", "--params", "matrix:\n  a.x: [1\n  b: 2\n", "--pipeline", PIPE])
+    assert res.exit_code == 2 and "invalid YAML at line" in res.output and "Traceback" not in res.output
+
+
+def test_dry_run_prints_plan_and_first_commands(tmp_path, src):
+    res = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--dry-run", "--show-commands", "1")
+    assert res.exit_code == 0
+    assert "rows: 2" in res.output
+    assert "jobs: 4 (predict: 2, evaluate: 2)" in res.output
+    assert "would run: 4" in res.output
+    assert res.output.count("\ncd ") == 1
+    assert "... 3 more command(s); pass --all-commands" in res.output
+    assert not (tmp_path / "out").exists()
+    full = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--dry-run", "--all-commands")
+    assert full.output.count("\ncd ") == 4
+
+
+def test_unknown_pipeline_is_one_line(tmp_path):
+    res = CliRunner().invoke(main, ["run", "--params", "a.x: 1", "--pipeline", "nope_pkg_zz.f()"])
+    assert res.exit_code == 2 and "cannot import module 'nope_pkg_zz'" in res.output

@@ -1,0 +1,40 @@
+"""ids: canonical JSON, digests and short ids are stable and type-sensitive."""
+import pytest
+
+from trackdag.errors import TrackdagError
+from trackdag.ids import canonical_json, digest, letter_id, short_id
+
+
+def test_canonical_json_sorts_keys_and_is_compact():
+    assert canonical_json({"b": 1, "a": {"d": [1, 2], "c": None}}) == '{"a":{"c":null,"d":[1,2]},"b":1}'
+
+
+def test_key_order_does_not_change_digest():
+    assert digest({"x": 1, "y": [1, {"a": 1, "b": 2}]}) == digest({"y": [1, {"b": 2, "a": 1}], "x": 1})
+
+
+def test_types_are_kept_apart():
+    ids = {digest(v) for v in (123, "123", 123.0, True, 1, None, "None")}
+    assert len(ids) == 7
+
+
+def test_pinned_values():
+    # Pinned: changing these changes every job folder name users have on disk.
+    assert digest({"a": 1}) == "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
+    assert short_id(digest({"a": 1})) == "17r0zom3mqvg"
+    assert letter_id({"a": 1}) == "qehwurgpaebm"
+
+
+def test_short_id_is_prefix_of_base36_and_padded():
+    full = digest("anything")
+    assert len(short_id(full)) == 12
+    assert short_id(full) == short_id(full)
+    assert short_id("0" * 63 + "1") == "000000000001"
+    assert set(short_id(full)) <= set("0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def test_nan_and_non_string_keys_are_rejected_with_a_message():
+    with pytest.raises(TrackdagError, match="nan"):
+        digest({"x": float("nan")})
+    with pytest.raises(TrackdagError, match="must be a string"):
+        digest({1: "a"})

@@ -1,0 +1,71 @@
+"""Named, recorded schema migrations.
+
+Each migration has a number and a name and is recorded in ``schema_version``
+when applied, inside the same transaction as its DDL.  A catalog written by a
+newer trackdag (a higher version than we know) is refused rather than
+guessed at.
+
+Example:
+    >>> [name for _, name in MIGRATIONS][:1]
+    ['0001_initial']
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..errors import CatalogError
+
+
+def _create_tables(con: Any) -> None:
+    # Imported lazily: sqlmodel/sqlalchemy cost ~0.7 s and are needed only
+    # when the schema changes.
+    import duckdb_engine
+    from sqlalchemy.schema import CreateTable
+
+    from .models import TABLES
+
+    dialect = duckdb_engine.Dialect()
+    for model in TABLES:
+        con.execute(str(CreateTable(model.__table__, if_not_exists=True).compile(dialect=dialect)))
+
+
+#: (version, name) in order; the DDL of each lives in _STEPS
+MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial")]
+_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables}
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(con: Any) -> int:
+    """The highest applied migration (0 for an empty database)."""
+    has = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not has:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: Any, *, path: str = "catalog") -> list[str]:
+    """Apply every missing migration; returns the names applied."""
+    version = current_version(con)
+    if version > LATEST:
+        raise CatalogError(
+            f"{path} has schema version {version}, newer than this trackdag knows ({LATEST}); upgrade trackdag"
+        )
+    applied = []
+    for number, name in MIGRATIONS:
+        if number <= version:
+            continue
+        con.execute("BEGIN")
+        try:
+            _STEPS[number](con)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)", [number, name, datetime.now(timezone.utc)]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,276 @@
+"""The catalog writer: runs, jobs, rows, edges, params and attempts in short transactions.
+
+Only the driver process writes.  Each method opens the DuckDB file, does its
+work in one transaction and closes it again, so readers (``trackdag status``,
+``trackdag sql``, a notebook) can get in between.  Bulk data goes in as Arrow
+tables (``INSERT ... SELECT FROM arrow``), never one INSERT per job.
+
+Example:
+    >>> import tempfile, os
+    >>> cat = Catalog(os.path.join(tempfile.mkdtemp(), 'catalog.duckdb'))
+    >>> cat.ensure_schema()
+    ['0001_initial']
+    >>> cat.query('SELECT count(*) FROM jobs')
+    [(0,)]
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import CatalogError, PlanError
+from .connection import connect
+from .migrations import LATEST, current_version, migrate
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+
+
+def utc(ts: float | None) -> datetime | None:
+    """Epoch seconds -> aware UTC datetime (None stays None)."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
+    """A param value as (JSON, number, text, bool) for the long ``params`` table."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bool):
+        return text, None, None, value
+    if isinstance(value, (int, float)):
+        return text, float(value), None, None
+    if isinstance(value, str):
+        return text, None, value, None
+    return text, None, None, None
+
+
+class Catalog:
+    """Writer and reader of one catalog file; see the module docstring."""
+
+    def __init__(self, path: "str | os.PathLike", *, timeout: float | None = None) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.timeout = timeout
+        self._migrated = False
+
+    # -- connections ------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A read-write connection inside BEGIN/COMMIT, closed afterwards."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        con = connect(self.path, timeout=self.timeout)
+        try:
+            if not self._migrated:
+                migrate(con, path=self.path)
+                self._migrated = True
+            con.execute("BEGIN")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Any]:
+        """A read-only connection (many may coexist), closed afterwards."""
+        con = connect(self.path, read_only=True, timeout=self.timeout)
+        try:
+            version = current_version(con)
+            if version > LATEST:
+                raise CatalogError(f"{self.path} has schema version {version}, newer than this trackdag knows ({LATEST})")
+            yield con
+        finally:
+            con.close()
+
+    def ensure_schema(self) -> list[str]:
+        """Create or upgrade the tables; returns the migrations applied."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        con = connect(self.path, timeout=self.timeout)
+        try:
+            applied = migrate(con, path=self.path)
+        finally:
+            con.close()
+        self._migrated = True
+        return applied
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a read-only query and fetch all rows."""
+        with self.reader() as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    # -- runs ---------------------------------------------------------------------
+    def begin_run(self, run: Mapping[str, Any]) -> None:
+        """Insert the ``runs`` row of a new run (status 'running')."""
+        cols = list(run)
+        values = [json.dumps(v) if k == "argv" else v for k, v in run.items()]
+        with self.transaction() as con:
+            con.execute(
+                f"INSERT INTO runs ({', '.join(_q(c) for c in cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                values,
+            )
+
+    def finish_run(self, run_id: str, status: str, counts: Mapping[str, int], ended: float) -> None:
+        """Close a run with its final status and counts."""
+        sets = ", ".join(f"{_q(k)} = ?" for k in counts)
+        with self.transaction() as con:
+            con.execute(
+                f"UPDATE runs SET status = ?, ended = ?{', ' + sets if sets else ''} WHERE run_id = ?",
+                [status, utc(ended), *counts.values(), run_id],
+            )
+
+    # -- plan registration -----------------------------------------------------------
+    def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
+        """Record every job of ``plan`` (bulk, one transaction).
+
+        ``status`` gives each job's state as seen on disk ('done' or 'planned').
+        Raises PlanError when a short id already belongs to a different full
+        id in this catalog.  Returns job id -> attempts made so far.
+        """
+        import pyarrow as pa
+
+        jobs = list(plan.jobs.values())
+        table = pa.table({
+            "job_id": [j.job_id for j in jobs],
+            "short_id": [j.short_id for j in jobs],
+            "node": [j.node for j in jobs],
+            "folder": [j.folder for j in jobs],
+            "command": [j.command for j in jobs],
+            "status": [status[j.job_id] for j in jobs],
+            "requested": [json.dumps(j.requested, ensure_ascii=False) for j in jobs],
+            "resolved": [json.dumps(j.resolved, ensure_ascii=False, default=list) for j in jobs],
+        })
+        row_jobs = pa.table({
+            "run_id": [run_id] * len(plan.row_jobs),
+            "row_index": [r for r, _ in plan.row_jobs],
+            "job_id": [j for _, j in plan.row_jobs],
+        })
+        edges = pa.table({"parent_id": [p for p, _ in plan.edges], "child_id": [c for _, c in plan.edges]},
+                         schema=pa.schema([("parent_id", pa.string()), ("child_id", pa.string())]))
+        with self.transaction() as con:
+            con.register("td_plan", table)
+            clash = con.execute(
+                "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
+                "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
+            ).fetchone()
+            if clash:
+                raise PlanError(
+                    f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
+                    f"in {self.path}, and {clash[3]} has the same prefix"
+                )
+            known = dict(con.execute(
+                "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id"
+            ).fetchall())
+            con.execute(
+                "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
+                "first_run, last_run, attempts) "
+                "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
+                "FROM td_plan ANTI JOIN jobs USING (job_id)",
+                [run_id, run_id],
+            )
+            con.execute(
+                "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
+                "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
+                [run_id, run_id],
+            )
+            con.register("td_rows", row_jobs)
+            con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows")
+            con.register("td_edges", edges)
+            con.execute(
+                "INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
+                "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id"
+            )
+            new = [j for j in jobs if j.job_id not in known]
+            con.register("td_params", _params_table(new, plan))
+            con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
+            for name in ("td_plan", "td_rows", "td_edges", "td_params"):
+                con.unregister(name)
+        return {j: int(known.get(j, 0)) for j in plan.jobs}
+
+    # -- outcomes -------------------------------------------------------------------
+    def record(self, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]]) -> None:
+        """Apply a micro-batch of job state changes and finished attempts.
+
+        ``states``: dicts with job_id, status and optionally started, ended
+        (epoch seconds), attempts, error.  ``attempts``: dicts with the
+        ``attempts`` table's columns (timestamps as epoch seconds).
+        """
+        import pyarrow as pa
+
+        # The last state given for a job wins (a batch may hold running, then done).
+        states = list({s["job_id"]: s for s in states}.values())
+        attempts = list(attempts)
+        if not states and not attempts:
+            return
+        ts = pa.timestamp("us", tz="UTC")
+        with self.transaction() as con:
+            if states:
+                table = pa.table({
+                    "job_id": pa.array([s["job_id"] for s in states], pa.string()),
+                    "status": pa.array([s["status"] for s in states], pa.string()),
+                    "started": pa.array([utc(s.get("started")) for s in states], ts),
+                    "ended": pa.array([utc(s.get("ended")) for s in states], ts),
+                    "attempts": pa.array([s.get("attempts") for s in states], pa.int32()),
+                    "error": pa.array([s.get("error") for s in states], pa.string()),
+                })
+                con.register("td_states", table)
+                con.execute(
+                    "UPDATE jobs SET status = s.status, started = coalesce(s.started, jobs.started), "
+                    "ended = CASE WHEN s.status IN ('running', 'queued', 'planned') THEN NULL "
+                    "ELSE coalesce(s.ended, jobs.ended) END, "
+                    "attempts = coalesce(s.attempts, jobs.attempts), error = s.error "
+                    "FROM td_states s WHERE jobs.job_id = s.job_id"
+                )
+                con.unregister("td_states")
+            if attempts:
+                table = pa.table({
+                    "job_id": pa.array([a["job_id"] for a in attempts], pa.string()),
+                    "attempt": pa.array([a["attempt"] for a in attempts], pa.int32()),
+                    "run_id": pa.array([a["run_id"] for a in attempts], pa.string()),
+                    "status": pa.array([a["status"] for a in attempts], pa.string()),
+                    "exit_code": pa.array([a.get("exit_code") for a in attempts], pa.int32()),
+                    "signal": pa.array([a.get("signal") for a in attempts], pa.int32()),
+                    "started": pa.array([utc(a.get("started")) for a in attempts], ts),
+                    "ended": pa.array([utc(a.get("ended")) for a in attempts], ts),
+                    "duration": pa.array([a.get("duration") for a in attempts], pa.float64()),
+                    "host": pa.array([a.get("host") for a in attempts], pa.string()),
+                    "pid": pa.array([a.get("pid") for a in attempts], pa.int32()),
+                    "peak_rss_kb": pa.array([a.get("peak_rss_kb") for a in attempts], pa.int64()),
+                    "stderr_tail": pa.array([a.get("stderr_tail") for a in attempts], pa.string()),
+                    "error": pa.array([a.get("error") for a in attempts], pa.string()),
+                })
+                con.register("td_attempts", table)
+                con.execute("INSERT OR REPLACE INTO attempts BY NAME SELECT * FROM td_attempts")
+                con.unregister("td_attempts")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _params_table(jobs: list, plan: "Plan") -> Any:
+    import pyarrow as pa
+
+    perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
+    cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text", "value_bool")}
+    for job in jobs:
+        for kind, items in (("param", job.params), ("input", job.inputs)):
+            for key, value in items.items():
+                if isinstance(value, tuple):
+                    value = list(value)
+                text, num, txt, flag = _typed(value)
+                cols["job_id"].append(job.job_id)
+                cols["key"].append(key)
+                cols["node"].append(job.node)
+                cols["kind"].append(("perf" if key in perf_keys[job.node] else "algo") if kind == "param" else "input")
+                cols["value"].append(text)
+                cols["value_num"].append(num)
+                cols["value_text"].append(txt)
+                cols["value_bool"].append(flag)
+    schema = pa.schema([("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("kind", pa.string()),
+                        ("value", pa.string()), ("value_num", pa.float64()), ("value_text", pa.string()),
+                        ("value_bool", pa.bool_())])
+    return pa.table(cols, schema=schema)

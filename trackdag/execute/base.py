@@ -1,0 +1,100 @@
+"""The executor interface shared by every backend (local thread pool, Ray).
+
+The driver hands a backend frozen :class:`JobSpec` objects and gets plain
+:class:`Outcome` objects back.  Nothing here touches the catalog: workers
+never open it (there is exactly one writer, the driver).
+
+A backend implements five methods::
+
+    start()            acquire resources (threads, a Ray cluster)
+    capacity           how many jobs may be in flight at once
+    submit(spec)       start a job whose parents are done
+    wait(timeout)      outcomes finished since the last call (may be empty)
+    cancel()           terminate every running job's process group
+    close()            release everything
+
+Example:
+    >>> spec = JobSpec('abc', 'n', '/tmp/x', ('bash', '/tmp/x/invoke.sh'), {}, {}, 1)
+    >>> spec.attempt
+    1
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs to run one attempt of a job."""
+
+    job_id: str
+    node: str
+    folder: str
+    argv: tuple[str, ...]
+    outputs: Mapping[str, str]
+    resources: Mapping[str, Any]
+    attempt: int
+    env: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one attempt, as plain data."""
+
+    job_id: str
+    attempt: int
+    #: done, failed or cancelled
+    status: str
+    exit_code: int | None
+    signal: int | None
+    started: float
+    ended: float
+    host: str
+    pid: int | None = None
+    peak_rss_kb: int | None = None
+    stderr_tail: str = ""
+    #: why it failed when the exit code alone does not say (missing outputs, crash)
+    error: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended - self.started)
+
+
+class Executor(abc.ABC):
+    """A backend that runs job specs; see the module docstring."""
+
+    name: str = "abstract"
+
+    @property
+    @abc.abstractmethod
+    def capacity(self) -> int:
+        """Maximum number of jobs in flight."""
+
+    def start(self) -> None:
+        """Acquire resources; called once before the first submit."""
+
+    @abc.abstractmethod
+    def submit(self, spec: JobSpec) -> None:
+        """Start running ``spec`` (its parents are done)."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> list[Outcome]:
+        """Return outcomes that finished, waiting at most ``timeout`` seconds for the first."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Terminate every running job (whole process group)."""
+
+    def close(self) -> None:
+        """Release resources; called once at the end, even after errors."""
+
+    def __enter__(self) -> "Executor":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,188 @@
+"""The driver loop: submit jobs whose parents are done, collect outcomes, record them.
+
+The driver keeps the DAG.  A job becomes ready when every parent is done; a
+failed (or cancelled) job marks all its descendants ``skipped`` while
+independent jobs go on.  Outcomes are written to the catalog in
+micro-batches (at most about once a second), never one transaction per job.
+
+Example:
+    >>> counts = Counts()
+    >>> counts.done += 1
+    >>> counts.as_dict()['done']
+    1
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..layout import INVOKE, STDERR
+from .base import Executor, JobSpec, Outcome
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..plan import Job, Plan
+
+FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class Counts:
+    """How many jobs ended in each state during this run."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    #: already done before the run started (not executed again)
+    cached: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Failure:
+    """A failed job, for the end-of-run summary."""
+
+    job: "Job"
+    outcome: Outcome
+
+    @property
+    def log(self) -> str:
+        return os.path.join(self.job.folder, STDERR)
+
+
+@dataclass
+class ExecutionResult:
+    counts: Counts
+    failures: list[Failure] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Recorder:
+    """Buffers state changes and attempts; writes them to the catalog in batches."""
+
+    def __init__(self, catalog: "Catalog | None", run_id: str) -> None:
+        self.catalog = catalog
+        self.run_id = run_id
+        self.states: list[dict[str, Any]] = []
+        self.attempts: list[dict[str, Any]] = []
+        self._last = time.monotonic()
+
+    def state(self, job_id: str, status: str, **extra: Any) -> None:
+        self.states.append({"job_id": job_id, "status": status, **extra})
+
+    def outcome(self, outcome: Outcome) -> None:
+        self.state(outcome.job_id, outcome.status, started=outcome.started, ended=outcome.ended,
+                   attempts=outcome.attempt, error=outcome.error)
+        self.attempts.append({
+            "job_id": outcome.job_id, "attempt": outcome.attempt, "run_id": self.run_id,
+            "status": outcome.status, "exit_code": outcome.exit_code, "signal": outcome.signal,
+            "started": outcome.started, "ended": outcome.ended, "duration": outcome.duration,
+            "host": outcome.host, "pid": outcome.pid, "peak_rss_kb": outcome.peak_rss_kb,
+            "stderr_tail": outcome.stderr_tail, "error": outcome.error,
+        })
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self._last >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.catalog is not None and (self.states or self.attempts):
+            self.catalog.record(self.states, self.attempts)
+        self.states, self.attempts = [], []
+        self._last = time.monotonic()
+
+
+def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
+            attempts_before: Mapping[str, int] | None = None, cached: int = 0,
+            fail_fast: bool = False,
+            on_event: Callable[[str, "Job", Outcome | None], None] | None = None) -> ExecutionResult:
+    """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done."""
+    attempts_before = attempts_before or {}
+    counts = Counts(cached=cached)
+    result = ExecutionResult(counts)
+    pending = set(to_run)
+    children = plan.children()
+    waiting = {j: sum(1 for p in plan.jobs[j].parents if p in pending) for j in to_run}
+    ready = [j for j in to_run if waiting[j] == 0]  # plan order: parents first
+    running: set[str] = set()
+    stop_submitting = False
+
+    def emit(kind: str, job_id: str, outcome: Outcome | None = None) -> None:
+        if on_event is not None:
+            on_event(kind, plan.jobs[job_id], outcome)
+
+    def skip_descendants(job_id: str) -> None:
+        stack = list(children[job_id])
+        while stack:
+            child = stack.pop()
+            if child in pending and child not in running:
+                pending.discard(child)
+                counts.skipped += 1
+                recorder.state(child, "skipped", error=f"ancestor {plan.jobs[job_id].name} did not finish")
+                emit("skipped", child)
+                stack.extend(children[child])
+
+    try:
+        executor.start()
+        while pending:
+            while ready and not stop_submitting and len(running) < executor.capacity:
+                job_id = ready.pop(0)
+                if job_id not in pending:
+                    continue
+                job = plan.jobs[job_id]
+                attempt = attempts_before.get(job_id, 0) + 1
+                spec = JobSpec(job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
+                               dict(job.outputs), dict(plan.pipeline.nodes[job.node].resources), attempt)
+                executor.submit(spec)
+                running.add(job_id)
+                recorder.state(job_id, "running", started=time.time(), attempts=attempt)
+                emit("started", job_id)
+            if not running:
+                break  # nothing can make progress (fail-fast, or everything left was skipped)
+            for outcome in executor.wait(0.2):
+                job_id = outcome.job_id
+                running.discard(job_id)
+                pending.discard(job_id)
+                recorder.outcome(outcome)
+                if outcome.status == "done":
+                    counts.done += 1
+                    for child in children[job_id]:
+                        if child in waiting:
+                            waiting[child] -= 1
+                            if waiting[child] == 0 and child in pending:
+                                ready.append(child)
+                else:
+                    if outcome.status == "cancelled":
+                        counts.cancelled += 1
+                    else:
+                        counts.failed += 1
+                        result.failures.append(Failure(plan.jobs[job_id], outcome))
+                        stop_submitting = stop_submitting or fail_fast
+                    skip_descendants(job_id)
+                emit(outcome.status, job_id, outcome)
+            recorder.maybe_flush()
+        # Jobs never started because of --fail-fast stay planned for the next run.
+    except KeyboardInterrupt:
+        result.interrupted = True
+        executor.cancel()
+        deadline = time.monotonic() + 10
+        while running and time.monotonic() < deadline:
+            for outcome in executor.wait(0.2):
+                running.discard(outcome.job_id)
+                recorder.outcome(outcome)
+                counts.cancelled += outcome.status != "done"
+                counts.done += outcome.status == "done"
+        for job_id in running:
+            recorder.state(job_id, "cancelled", ended=time.time(), error="interrupted")
+            counts.cancelled += 1
+    finally:
+        try:
+            executor.close()
+        finally:
+            recorder.flush()
+    return result

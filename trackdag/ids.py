@@ -1,0 +1,94 @@
+"""Identity: canonical JSON, full SHA-256 digests and short ids, made in one place.
+
+A job id is ``digest(payload)``: the SHA-256 (64 hex chars) of the canonical
+JSON of its payload.  Canonical JSON sorts mapping keys, uses no whitespace
+and keeps types apart (``123`` and ``"123"`` and ``true`` differ), so key
+order never changes an id.  Folder names use :func:`short_id`, the first 12
+base-36 characters of the digest read as an integer.
+
+Example:
+    >>> canonical_json({"b": 1, "a": [1.5, "x", None, True]})
+    '{"a":[1.5,"x",null,true],"b":1}'
+    >>> digest({"a": 1}) == digest({"a": 1})
+    True
+    >>> len(short_id(digest({"a": 1})))
+    12
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from .errors import TrackdagError
+
+_ALPHABET36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ALPHABET26 = "abcdefghijklmnopqrstuvwxyz"
+SHORT_LEN = 12
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _check(obj: Any) -> Any:
+    # NaN/inf have no JSON spelling; reject them with a readable message
+    # instead of letting json raise "Out of range float values".
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise TrackdagError(f"value {obj!r} cannot be part of an id: use a string such as 'nan'")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TrackdagError(f"mapping key {k!r} must be a string to be part of an id")
+            _check(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _check(v)
+    return obj
+
+
+def canonical_json(obj: Any) -> str:
+    """Serialise ``obj`` deterministically: sorted keys, compact, UTF-8, no NaN."""
+    # json would silently turn the key 1 into "1"; check keys (and NaN) first.
+    _check(obj)
+    try:
+        return _ENCODER.encode(obj)
+    except (ValueError, TypeError):
+        raise TrackdagError(f"value {obj!r} is not JSON-serialisable and cannot be part of an id") from None
+
+
+def digest(obj: Any) -> str:
+    """Full SHA-256 hex digest of the canonical JSON of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def _encode(number: int, alphabet: str) -> str:
+    base = len(alphabet)
+    out = []
+    while number:
+        number, rem = divmod(number, base)
+        out.append(alphabet[rem])
+    return "".join(reversed(out)) or alphabet[0]
+
+
+def short_id(full: str, length: int = SHORT_LEN) -> str:
+    """First ``length`` base-36 characters of a hex digest (for folder names).
+
+    >>> short_id('0' * 63 + '1')
+    '000000000001'
+    """
+    text = _encode(int(full, 16), _ALPHABET36)
+    # Only digests with many leading zero bits are shorter than 12 chars;
+    # pad on the left so the result is always `length` characters.
+    return text[:length].rjust(length, "0")
+
+
+def letter_id(obj: Any, length: int = SHORT_LEN) -> str:
+    """A ``length``-letter id (a-z) of ``obj``, like KWDagger's param_hashid.
+
+    >>> letter_id({"a": 1}).isalpha()
+    True
+    """
+    text = _encode(int(digest(obj), 16), _ALPHABET26)
+    return text[:length].rjust(length, "a")

@@ -1,0 +1,176 @@
+"""A job's folder on disk: invoke.sh, job_config.json, .pred/.succ links, the done record.
+
+``<root>/<node>/<node>_id_<short>/`` holds:
+
+- ``invoke.sh``: cds into the folder and runs the exact command; running
+  it by hand from any directory redoes the job;
+- ``job_config.json``: the full id, the row's requested params for this node
+  and its ancestors, and the resolved arguments;
+- ``.pred/<node>/<folder>`` and (in parents) ``.succ/<node>/<folder>``:
+  relative symlinks, so the tree can be browsed by lineage;
+- ``stdout.log`` / ``stderr.log``: the program's output;
+- ``done.json``: written atomically only after exit 0 with every declared
+  output present.  A job without it is not done, whatever files it left.
+
+Every file is written to a temporary name and renamed, so a crash never
+leaves half a file.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> read_done(d) is None
+    True
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from .plan import Job, Plan
+
+INVOKE = "invoke.sh"
+CONFIG = "job_config.json"
+DONE = "done.json"
+STDOUT = "stdout.log"
+STDERR = "stderr.log"
+
+
+def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (all or nothing)."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def invoke_script(job: Job, *, import_dir: str | None = None) -> str:
+    """The text of ``invoke.sh`` for ``job``."""
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# trackdag job {job.name} (node {job.node})",
+        f"# job id: {job.job_id}",
+        "# Re-run this job by hand from anywhere: bash " + shlex.quote(os.path.join(job.folder, INVOKE)),
+        f"cd {shlex.quote(job.folder)} || exit 1",
+    ]
+    if import_dir:
+        # The pipeline's module was found here; `python -m pkg.mod` commands need it.
+        lines.append(f'export PYTHONPATH={shlex.quote(import_dir)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+    # No `exec`: the executable is shell text and may be `A=1 prog` or a pipe.
+    lines.append(job.command)
+    return "\n".join(lines) + "\n"
+
+
+def job_config(job: Job, plan: Plan) -> dict[str, Any]:
+    """The content of ``job_config.json``."""
+    from . import __version__
+
+    return {
+        "job_id": job.job_id,
+        "node": job.node,
+        "folder": job.folder,
+        "requested": dict(job.requested),
+        "resolved": _jsonable(job.resolved),
+        "parents": {plan.jobs[p].node + "/" + plan.jobs[p].name: p for p in job.parents},
+        "trackdag_version": __version__,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_job_folder(job: Job, plan: Plan) -> None:
+    """Create the folder, ``invoke.sh``, ``job_config.json`` and the lineage links.
+
+    Only called for jobs that are about to run; a done job's folder is never
+    rewritten, so its metadata always describes the outputs it holds.
+    """
+    folder = Path(job.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / INVOKE, invoke_script(job, import_dir=plan.pipeline.import_dir), mode=0o755)
+    atomic_write(folder / CONFIG, json.dumps(job_config(job, plan), indent=2, ensure_ascii=False) + "\n")
+    for parent_id in job.parents:
+        parent = plan.jobs[parent_id]
+        _link(folder / ".pred" / parent.node / parent.name, Path(parent.folder))
+        _link(Path(parent.folder) / ".succ" / job.node / job.name, folder)
+
+
+def _link(link: Path, target: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(target, link.parent)
+    try:
+        if os.readlink(link) == rel:
+            return
+        link.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError:  # exists but is not a symlink: leave the user's file alone
+        return
+    tmp = link.with_name(f"{link.name}.tmp{os.getpid()}")
+    os.symlink(rel, tmp)
+    os.replace(tmp, link)
+
+
+def read_config_id(folder: "str | os.PathLike") -> str | None:
+    """The job id recorded in a folder's ``job_config.json`` (None if absent/unreadable)."""
+    try:
+        with open(os.path.join(folder, CONFIG), encoding="utf-8") as fh:
+            return json.load(fh).get("job_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_done(folder: "str | os.PathLike") -> dict[str, Any] | None:
+    """The done record of a folder, or None when there is none (or it is unreadable)."""
+    try:
+        with open(os.path.join(folder, DONE), encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_done(job: Job) -> bool:
+    """A job is done when its done record names its full id and its outputs exist."""
+    record = read_done(job.folder)
+    if record is None or record.get("job_id") != job.job_id:
+        return False
+    return all(os.path.exists(p) for p in job.outputs.values())
+
+
+def missing_outputs(outputs: Mapping[str, str]) -> list[str]:
+    """Names of declared outputs that do not exist."""
+    return [k for k, p in outputs.items() if not os.path.exists(p)]
+
+
+def write_done(folder: "str | os.PathLike", job_id: str, *, started: float, ended: float,
+               host: str, outputs: Mapping[str, str]) -> None:
+    """Record success atomically (the caller checked exit 0 and the outputs)."""
+    record = {
+        "job_id": job_id,
+        "started": started,
+        "ended": ended,
+        "host": host,
+        "outputs": dict(outputs),
+        "written": time.time(),
+    }
+    atomic_write(os.path.join(folder, DONE), json.dumps(record, indent=2) + "\n")
+
+
+def clear_done(folder: "str | os.PathLike") -> None:
+    """Forget a previous success before running a job again."""
+    try:
+        os.unlink(os.path.join(folder, DONE))
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,221 @@
+"""ProcessNode: one shell program in a pipeline, with KWDagger's attribute names.
+
+A node is a program invoked as ``executable --key=value ...``.  Its arguments
+come in four groups:
+
+- ``in_paths``: input files (a set of names, or a dict name -> default path);
+- ``out_paths``: outputs, name -> path relative to the job folder (``'.'`` is
+  the folder itself);
+- ``algo_params``: parameters that change the result; they enter the job id;
+- ``perf_params``: parameters that only change speed (threads, devices); they
+  never enter the job id.
+
+``algo_params`` / ``perf_params`` may be a set (no default: the argument is
+only passed when the params file sets it) or a dict of defaults (always
+passed).  Ports connect nodes: ``a.outputs['x'].connect(b.inputs['y'])`` feeds
+a's output path to b (b then depends on a) and
+``a.inputs['x'].connect(b.inputs['y'])`` forwards the value given to a's input
+to b's input (no file flows, so no dependency, unless a's input is itself fed
+by another node's output).
+
+Attributes may be set on a subclass (the KWDagger way) or passed to the
+constructor; constructor arguments win.
+
+Example:
+    >>> class Predict(ProcessNode):
+    ...     name = 'predict'
+    ...     executable = 'python predict.py'
+    ...     in_paths = {'src_fpath'}
+    ...     out_paths = {'dst_fpath': 'pred.json'}
+    ...     algo_params = {'param1': 1}
+    ...     perf_params = {'workers': 0}
+    >>> evaluate = ProcessNode(name='evaluate', executable='python eval.py',
+    ...                        in_paths={'pred_fpath', 'true_fpath'},
+    ...                        out_paths={'out_fpath': 'eval.json'})
+    >>> pred = Predict()
+    >>> pred.outputs['dst_fpath'].connect(evaluate.inputs['pred_fpath'])
+    >>> pred.inputs['src_fpath'].connect(evaluate.inputs['true_fpath'])
+    >>> pred.primary_out_key
+    'dst_fpath'
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping
+
+#: Marker for a parameter declared without a default (declared in a set).
+NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
+
+#: File names trackdag itself writes into every job folder; outputs may not use them.
+RESERVED_NAMES = frozenset(
+    {"invoke.sh", "job_config.json", "stdout.log", "stderr.log", "done.json",
+     "result.json", ".pred", ".succ"}
+)
+
+
+class Port:
+    """One named input or output of a node; ``connect`` wires it to another port."""
+
+    __slots__ = ("node", "name", "kind", "declared", "sources")
+
+    def __init__(self, node: "ProcessNode", name: str, kind: str, declared: bool) -> None:
+        self.node = node
+        self.name = name
+        self.kind = kind  # 'input' or 'output'
+        self.declared = declared
+        #: ports this one receives from (only meaningful for inputs)
+        self.sources: list[Port] = []
+
+    @property
+    def key(self) -> str:
+        return f"{self.node.name}.{self.name}"
+
+    def connect(self, other: "Port") -> None:
+        """Feed this port into ``other`` (an input of another node).
+
+        Problems (connecting into an output, unknown ports) are not raised
+        here: the pipeline collects and reports all of them at once.
+        """
+        if not isinstance(other, Port):
+            raise TypeError(f"{self.key}.connect() expects a port such as node.inputs['name'], got {other!r}")
+        other.sources.append(self)
+        self.node._connections.append((self, other))
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.key}>"
+
+
+class PortMap(Mapping[str, Port]):
+    """``node.inputs`` / ``node.outputs``: port by name.
+
+    Looking up an undeclared name returns a port marked undeclared instead of
+    raising, so a pipeline with several typos reports all of them together.
+    """
+
+    def __init__(self, node: "ProcessNode", kind: str, names: "list[str]") -> None:
+        self._node = node
+        self._kind = kind
+        self._ports = {n: Port(node, n, kind, True) for n in names}
+        self._unknown: dict[str, Port] = {}
+
+    def __getitem__(self, name: str) -> Port:
+        if name in self._ports:
+            return self._ports[name]
+        if name not in self._unknown:
+            self._unknown[name] = Port(self._node, name, self._kind, False)
+        return self._unknown[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ports)
+
+    def __len__(self) -> int:
+        return len(self._ports)
+
+    def unknown(self) -> list[Port]:
+        return list(self._unknown.values())
+
+
+def _as_defaults(value: Any) -> dict[str, Any]:
+    """A set/list of names -> {name: NO_DEFAULT}; a dict -> a copy; None -> {}."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        return {value: NO_DEFAULT}
+    return {name: NO_DEFAULT for name in sorted(value)}
+
+
+class ProcessNode:
+    """A shell program in a pipeline.  See the module docstring."""
+
+    name: str | None = None
+    executable: str | None = None
+    in_paths: Any = None
+    out_paths: Any = None
+    primary_out_key: str | None = None
+    algo_params: Any = None
+    perf_params: Any = None
+    resources: Mapping[str, Any] | None = None
+    default_vantage_points: Any = None
+
+    def __init__(
+        self,
+        name: str | None = None,
+        executable: str | None = None,
+        *,
+        command: str | None = None,
+        in_paths: Any = None,
+        out_paths: Any = None,
+        primary_out_key: str | None = None,
+        algo_params: Any = None,
+        perf_params: Any = None,
+        resources: Mapping[str, Any] | None = None,
+        load_result: Callable[[Any], Any] | None = None,
+        default_metrics: Any = None,
+        default_vantage_points: Any = None,
+    ) -> None:
+        cls = type(self)
+        self.name = name if name is not None else cls.name
+        # `command=` is KWDagger's alias for `executable=`.
+        self.executable = executable or command or cls.executable
+        self.in_paths = _as_defaults(in_paths if in_paths is not None else cls.in_paths)
+        raw_out = out_paths if out_paths is not None else cls.out_paths
+        #: kept so validation can say "out_paths must be a dict" for a set
+        self._raw_out_paths = raw_out
+        self.out_paths = dict(raw_out) if isinstance(raw_out, Mapping) else {}
+        self.algo_params = _as_defaults(algo_params if algo_params is not None else cls.algo_params)
+        self.perf_params = _as_defaults(perf_params if perf_params is not None else cls.perf_params)
+        self.resources = dict(resources if resources is not None else (cls.resources or {}))
+        key = primary_out_key if primary_out_key is not None else cls.primary_out_key
+        if key is None and len(self.out_paths) == 1:
+            key = next(iter(self.out_paths))  # KWDagger: the only output is primary
+        self.primary_out_key = key
+        if load_result is not None:
+            self.load_result = load_result  # type: ignore[method-assign]
+        if default_metrics is not None:
+            self._default_metrics_override = default_metrics
+        if default_vantage_points is not None:
+            self.default_vantage_points = default_vantage_points
+        self._connections: list[tuple[Port, Port]] = []
+        self.inputs = PortMap(self, "input", list(self.in_paths))
+        self.outputs = PortMap(self, "output", list(self.out_paths))
+
+    # -- hooks users override -------------------------------------------------
+    def load_result(self, job_dpath: Any) -> Mapping[str, Any] | None:
+        """Return a flat dict ``{'metrics.<node>.<name>': value, ...}`` for a done job.
+
+        The base implementation returns None ("no loader"); results ingestion
+        then falls back to the numeric leaves of the primary output.
+        """
+        return None
+
+    @property
+    def has_load_result(self) -> bool:
+        """True when the user supplied ``load_result`` (subclass or constructor)."""
+        return "load_result" in self.__dict__ or type(self).load_result is not ProcessNode.load_result
+
+    def metric_specs(self) -> list[dict[str, Any]]:
+        """``default_metrics`` as a list of dicts, whether it was a method or a list."""
+        if hasattr(self, "_default_metrics_override"):
+            found = self._default_metrics_override
+        else:
+            found = getattr(self, "default_metrics", None)
+        if callable(found):
+            found = found()
+        return [dict(m) for m in (found or [])]
+
+    def vantage_points(self) -> list[dict[str, Any]]:
+        """``default_vantage_points`` as a list of dicts (property, method or list)."""
+        found = self.default_vantage_points
+        if callable(found):
+            found = found()
+        return [dict(v) for v in (found or [])]
+
+    # -- derived views ----------------------------------------------------------
+    @property
+    def param_names(self) -> set[str]:
+        """Every name a params file may set for this node (before connections)."""
+        return set(self.in_paths) | set(self.algo_params) | set(self.perf_params)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

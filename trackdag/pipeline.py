@@ -1,0 +1,335 @@
+"""Pipeline: a validated DAG of ProcessNodes, and finding one from a reference.
+
+``Pipeline(nodes)`` takes a list or a dict of nodes whose ports were already
+connected.  Construction validates everything and raises one
+:class:`~trackdag.errors.PipelineError` listing *every* problem: duplicate
+node names, unknown ports, bad connections, cycles (named), outputs that
+escape the job folder, a ``primary_out_key`` that is not an output.
+
+:func:`load_pipeline` finds a pipeline from a reference:
+
+- a :class:`Pipeline` object (Python API);
+- ``'pkg.mod.func()'``: import the longest importable module prefix and
+  evaluate the rest on it; the current directory is searched first;
+- ``'path/to/file.py::func()'``: import that file and evaluate ``func()``;
+- ``'path/to/pipeline.yaml'``: a declarative pipeline (see
+  :mod:`trackdag.pipeline_yaml`), no Python needed.
+
+Example:
+    >>> from trackdag.node import ProcessNode
+    >>> a = ProcessNode(name='a', executable='echo', out_paths={'x': 'x.txt'})
+    >>> b = ProcessNode(name='b', executable='cat', in_paths={'y'})
+    >>> a.outputs['x'].connect(b.inputs['y'])
+    >>> Pipeline([a, b]).order
+    ['a', 'b']
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import posixpath
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import PipelineError, did_you_mean
+from .node import RESERVED_NAMES, Port, ProcessNode
+
+NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+PARAM_NAME = re.compile(r"^[^\s=]+$")
+
+
+class Pipeline:
+    """A validated DAG of nodes; see the module docstring."""
+
+    def __init__(self, nodes: "Mapping[str, ProcessNode] | Iterable[ProcessNode]", *, ref: str | None = None) -> None:
+        problems: list[str] = []
+        if isinstance(nodes, Mapping):
+            items = list(nodes.items())
+            for key, node in items:
+                if isinstance(node, ProcessNode) and node.name is None:
+                    node.name = key  # a dict key names an unnamed node
+                elif isinstance(node, ProcessNode) and node.name != key:
+                    problems.append(f"node {node.name!r} is listed under the key {key!r}: use the same name")
+            node_list = [n for _, n in items]
+        else:
+            node_list = list(nodes)
+        self.ref = ref
+        #: the sys.path entry the pipeline's module came from (exported as
+        #: PYTHONPATH by invoke.sh so `python -m pkg.mod` commands work)
+        self.import_dir: str | None = None
+        self.nodes: dict[str, ProcessNode] = {}
+        for node in node_list:
+            if not isinstance(node, ProcessNode):
+                problems.append(f"{node!r} is not a ProcessNode")
+                continue
+            if node.name in self.nodes:
+                problems.append(f"duplicate node name {node.name!r}: node names must be unique")
+                continue
+            self.nodes[node.name] = node
+        #: parent node names (outputs feeding this node), in connection order
+        self.parents: dict[str, list[str]] = {n: [] for n in self.nodes}
+        #: input -> the port whose value it receives (after following in->in chains)
+        problems += self._check_nodes()
+        problems += self._check_connections()
+        self.order: list[str] = self._toposort(problems)
+        if problems:
+            where = f"pipeline {ref}" if ref else "pipeline"
+            raise PipelineError(f"{where} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    # -- validation -----------------------------------------------------------
+    def _check_nodes(self) -> list[str]:
+        problems = []
+        for name, node in self.nodes.items():
+            if not isinstance(name, str) or not NODE_NAME.match(name):
+                problems.append(f"node name {name!r} must be letters, digits, '_' or '-' (it names folders and prefixes keys)")
+                continue
+            if not node.executable or not isinstance(node.executable, str):
+                problems.append(f"node {name!r} has no executable")
+            raw = node._raw_out_paths
+            if raw is not None and not isinstance(raw, Mapping):
+                problems.append(f"node {name!r}: out_paths must map each output name to a path relative to the job folder")
+            groups = {"in_paths": node.in_paths, "out_paths": node.out_paths,
+                      "algo_params": node.algo_params, "perf_params": node.perf_params}
+            seen: dict[str, str] = {}
+            for group, names in groups.items():
+                for key in names:
+                    if not isinstance(key, str) or not PARAM_NAME.match(key):
+                        problems.append(f"node {name!r}: {group} name {key!r} must be a non-empty string without spaces or '='")
+                    elif key in seen:
+                        problems.append(f"node {name!r}: {key!r} is declared in both {seen[key]} and {group}")
+                    else:
+                        seen[key] = group
+            for key, rel in node.out_paths.items():
+                problems += _check_out_path(name, key, rel)
+            if node.primary_out_key is not None and node.primary_out_key not in node.out_paths:
+                problems.append(
+                    f"node {name!r}: primary_out_key {node.primary_out_key!r} is not an output"
+                    + did_you_mean(node.primary_out_key, list(node.out_paths))
+                )
+            if not isinstance(node.resources, Mapping):
+                problems.append(f"node {name!r}: resources must be a mapping such as {{'num_cpus': 1}}")
+        return problems
+
+    def _check_connections(self) -> list[str]:
+        problems = []
+        for name, node in self.nodes.items():
+            for port in node.inputs.unknown() + node.outputs.unknown():
+                group = "in_paths" if port.kind == "input" else "out_paths"
+                names = list(node.in_paths if port.kind == "input" else node.out_paths)
+                problems.append(f"{name}.{port.kind}s[{port.name!r}] is not declared in {group}" + did_you_mean(port.name, names))
+            for src, dst in node._connections:
+                if dst.node.name not in self.nodes or self.nodes[dst.node.name] is not dst.node:
+                    problems.append(f"{src.key} is connected to {dst.key}, but node {dst.node.name!r} is not in the pipeline")
+                    continue
+                if dst.kind != "input":
+                    problems.append(f"{src.key} is connected to {dst.key}, which is an output: connect outputs to inputs")
+                    continue
+                if dst.node is src.node:
+                    problems.append(f"{src.key} is connected to an input of its own node")
+                    continue
+                if src.kind == "output" and src.declared and dst.declared:
+                    if src.node.name not in self.parents[dst.node.name]:
+                        self.parents[dst.node.name].append(src.node.name)
+        for name, node in self.nodes.items():
+            for port_name in node.in_paths:
+                sources = node.inputs[port_name].sources
+                kinds = {s.kind for s in sources}
+                if len(kinds) > 1 or (kinds == {"input"} and len(sources) > 1):
+                    problems.append(f"{name}.inputs[{port_name!r}] has several sources; only several outputs may feed one input")
+                for src in sources:
+                    if src.node.name not in self.nodes or self.nodes[src.node.name] is not src.node:
+                        problems.append(f"{name}.inputs[{port_name!r}] is fed by {src.key}, but node {src.node.name!r} is not in the pipeline")
+        return problems
+
+    def _toposort(self, problems: list[str]) -> list[str]:
+        # Dependencies: output->input edges, plus in->in forwarding (the
+        # target must be planned after the source to know the forwarded value).
+        deps = {n: set(self.parents[n]) for n in self.nodes}
+        for name, node in self.nodes.items():
+            for port_name in node.in_paths:
+                for src in node.inputs[port_name].sources:
+                    if src.node.name in self.nodes and src.node.name != name:
+                        deps[name].add(src.node.name)
+        order: list[str] = []
+        remaining = {n: set(d) for n, d in deps.items()}
+        ready = [n for n in self.nodes if not remaining[n]]
+        while ready:
+            current = ready.pop(0)
+            order.append(current)
+            for n in self.nodes:
+                if current in remaining[n]:
+                    remaining[n].discard(current)
+                    if not remaining[n]:
+                        ready.append(n)
+        stuck = [n for n in self.nodes if n not in order]
+        if stuck:
+            problems.append("cycle: " + " -> ".join(_find_cycle(stuck, deps)))
+            order += stuck
+        return order
+
+    # -- queries ----------------------------------------------------------------
+    def ancestors(self, name: str) -> list[str]:
+        """Every node ``name`` depends on (directly or not), in pipeline order."""
+        found: set[str] = set()
+        stack = [name]
+        while stack:
+            for src in self._config_sources(stack.pop()):
+                if src not in found:
+                    found.add(src)
+                    stack.append(src)
+        return [n for n in self.order if n in found]
+
+    def _config_sources(self, name: str) -> set[str]:
+        node = self.nodes[name]
+        return {s.node.name for p in node.in_paths for s in node.inputs[p].sources}
+
+    def connected_inputs(self, name: str) -> dict[str, list[Port]]:
+        """Inputs of ``name`` fed by a connection: input name -> source ports."""
+        node = self.nodes[name]
+        return {p: list(node.inputs[p].sources) for p in node.in_paths if node.inputs[p].sources}
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {' -> '.join(self.order)}>"
+
+
+def _check_out_path(node: str, key: str, rel: Any) -> list[str]:
+    if not isinstance(rel, str) or not rel:
+        return [f"node {node!r}: out_paths[{key!r}] must be a relative path string, got {rel!r}"]
+    if rel.startswith("/") or os.path.isabs(rel) or rel.startswith("~"):
+        return [f"node {node!r}: out_paths[{key!r}] = {rel!r} is absolute; outputs must stay inside the job folder"]
+    norm = posixpath.normpath(rel)
+    if norm == ".." or norm.startswith("../"):
+        return [f"node {node!r}: out_paths[{key!r}] = {rel!r} escapes the job folder; remove the '..'"]
+    if norm.split("/")[0] in RESERVED_NAMES:
+        return [f"node {node!r}: out_paths[{key!r}] = {rel!r} is a name trackdag writes itself ({', '.join(sorted(RESERVED_NAMES))})"]
+    return []
+
+
+def _find_cycle(stuck: list[str], deps: Mapping[str, set[str]]) -> list[str]:
+    """Walk dependencies among ``stuck`` nodes until a node repeats."""
+    stuck_set = set(stuck)
+    path = [stuck[0]]
+    while True:
+        nxt = sorted(d for d in deps[path[-1]] if d in stuck_set)[0]
+        if nxt in path:
+            cycle = path[path.index(nxt):] + [nxt]
+            return list(reversed(cycle))
+        path.append(nxt)
+
+
+# -- loading ------------------------------------------------------------------
+def load_pipeline(ref: "str | os.PathLike | Pipeline", *, base_dir: "str | os.PathLike | None" = None) -> Pipeline:
+    """Find a pipeline from a reference; see the module docstring.
+
+    ``base_dir`` (the params file's folder) is tried after the current
+    directory for file references.
+    """
+    if isinstance(ref, Pipeline):
+        return ref
+    text = os.fspath(ref).strip()
+    if not text:
+        raise PipelineError("no pipeline given: pass --pipeline or put 'pipeline:' in the params")
+    if "::" in text:
+        path, _, expr = text.partition("::")
+        module, import_dir = _import_file(_find_file(path, base_dir, text))
+        pipeline = _evaluate(module, expr or "", text)
+    elif text.endswith((".yaml", ".yml", ".json")):
+        from .pipeline_yaml import load_yaml_pipeline
+
+        pipeline = load_yaml_pipeline(_find_file(text, base_dir, text))
+        pipeline.ref = text
+        return pipeline
+    else:
+        module, expr, import_dir = _import_longest_prefix(text)
+        pipeline = _evaluate(module, expr, text)
+    pipeline.ref = text
+    pipeline.import_dir = import_dir
+    return pipeline
+
+
+def _find_file(path: str, base_dir: Any, ref: str) -> Path:
+    candidates = [Path(path)]
+    if base_dir is not None and not Path(path).is_absolute():
+        candidates.append(Path(base_dir) / path)
+    for cand in candidates:
+        if cand.is_file():
+            return cand.resolve()
+    raise PipelineError(f"pipeline {ref!r}: file {path!r} not found (relative paths are resolved from the current directory)")
+
+
+def _import_file(path: Path) -> tuple[Any, str]:
+    name = "trackdag_user_" + re.sub(r"\W", "_", str(path))
+    if name in sys.modules:
+        return sys.modules[name], str(path.parent)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    # The file's folder goes on sys.path so it can import its siblings.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception as exc:
+        del sys.modules[name]
+        raise PipelineError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module, str(path.parent)
+
+
+def _import_longest_prefix(text: str) -> tuple[Any, str, str | None]:
+    head = text.split("(", 1)[0]
+    parts = head.split(".")
+    if len(parts) < 2:
+        raise PipelineError(
+            f"pipeline {text!r} is not a reference: write 'pkg.module.function()', 'file.py::function()' or 'pipeline.yaml'"
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)  # the current directory is searched first
+    for i in range(len(parts) - 1, 0, -1):
+        modname = ".".join(parts[:i])
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            # Only "this prefix does not exist" means: try a shorter one.
+            if exc.name and (modname == exc.name or modname.startswith(exc.name + ".")):
+                continue
+            raise PipelineError(f"importing {modname!r} failed: {exc}") from exc
+        except Exception as exc:
+            raise PipelineError(f"importing {modname!r} failed: {type(exc).__name__}: {exc}") from exc
+        expr = text[len(modname) + 1:]
+        return module, expr, _import_root(module, modname)
+    raise PipelineError(
+        f"pipeline {text!r}: cannot import module {'.'.join(parts[:-1])!r} "
+        f"(searched the current directory {cwd} and sys.path)"
+    )
+
+
+def _import_root(module: Any, modname: str) -> str | None:
+    """The sys.path entry a module was imported from (None for installed packages)."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    root = Path(file).resolve().parent
+    depth = modname.count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    return None if "site-packages" in root.parts else str(root)
+
+
+def _evaluate(module: Any, expr: str, ref: str) -> Pipeline:
+    if not expr:
+        raise PipelineError(f"pipeline {ref!r}: say which function to call, e.g. '{ref}::make_pipeline()'")
+    try:
+        value = eval(expr, vars(module))  # the user's own module: trusted like an import
+        if callable(value) and not isinstance(value, Pipeline):
+            value = value()
+    except PipelineError as exc:
+        raise PipelineError(str(exc).replace("pipeline is invalid", f"pipeline {ref!r} is invalid", 1)) from exc
+    except Exception as exc:
+        raise PipelineError(f"pipeline {ref!r} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(value, Pipeline):
+        raise PipelineError(f"pipeline {ref!r} returned {type(value).__name__}, not a trackdag.Pipeline")
+    return value

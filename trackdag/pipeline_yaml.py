@@ -1,0 +1,144 @@
+"""Declarative pipelines: the same fields as ProcessNode, in a YAML (or JSON) file.
+
+No Python is needed to describe a pipeline of shell programs::
+
+    nodes:
+      predict:
+        executable: python predict.py
+        in_paths: [src_fpath]                 # or a mapping name -> default
+        out_paths: {dst_fpath: pred.json}
+        primary_out_key: dst_fpath
+        algo_params: {param1: 1}
+        perf_params: {workers: 0}
+        resources: {num_cpus: 1}
+      evaluate:
+        executable: python evaluate.py
+        in_paths: [pred_fpath, true_fpath]
+        out_paths: {out_fpath: eval.json}
+        default_metrics:
+          - {metric: accuracy, objective: maximize, primary: true}
+        load_result: mypkg.results:load_eval   # optional: 'module:function'
+    edges:
+      - predict.dst_fpath -> evaluate.pred_fpath      # output -> input
+      - predict.src_fpath -> evaluate.true_fpath      # input -> input (forward)
+
+An edge end may also be spelled ``node.outputs.name`` / ``node.inputs.name``
+when a node has an input and an output with the same name.
+
+Example:
+    >>> p = pipeline_from_dict({'nodes': {'a': {'executable': 'echo', 'out_paths': {'x': 'x.txt'}},
+    ...                                   'b': {'executable': 'cat', 'in_paths': ['y']}},
+    ...                         'edges': ['a.x -> b.y']})
+    >>> p.order
+    ['a', 'b']
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import PipelineError, did_you_mean
+from .node import ProcessNode
+from .pipeline import Pipeline
+
+NODE_FIELDS = {
+    "executable", "command", "in_paths", "out_paths", "primary_out_key", "algo_params",
+    "perf_params", "resources", "load_result", "default_metrics", "default_vantage_points",
+}
+
+
+def load_yaml_pipeline(path: "str | Path") -> Pipeline:
+    """Read a pipeline file; every problem in it is reported together."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise PipelineError(f"{path}: invalid YAML{line}: {getattr(exc, 'problem', exc)}") from None
+    return pipeline_from_dict(data, source=str(path))
+
+
+def pipeline_from_dict(data: Any, *, source: str = "pipeline") -> Pipeline:
+    """Build a :class:`Pipeline` from the parsed YAML structure."""
+    problems: list[str] = []
+    if not isinstance(data, Mapping) or not isinstance(data.get("nodes"), Mapping):
+        raise PipelineError(f"{source}: expected a mapping with 'nodes:' (node name -> fields) and optional 'edges:'")
+    for key in data:
+        if key not in ("nodes", "edges"):
+            problems.append(f"unknown top-level key {key!r}" + did_you_mean(str(key), ["nodes", "edges"]))
+    nodes: dict[str, ProcessNode] = {}
+    for name, fields in data["nodes"].items():
+        if not isinstance(fields, Mapping):
+            problems.append(f"node {name!r}: expected a mapping of fields")
+            continue
+        kwargs: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key not in NODE_FIELDS:
+                problems.append(f"node {name!r}: unknown field {key!r}" + did_you_mean(str(key), NODE_FIELDS))
+            elif key == "load_result":
+                try:
+                    kwargs[key] = _import_callable(value)
+                except PipelineError as exc:
+                    problems.append(f"node {name!r}: {exc}")
+            else:
+                kwargs[key] = value
+        nodes[str(name)] = ProcessNode(name=str(name), **kwargs)
+    edges = data.get("edges") or []
+    if not isinstance(edges, list):
+        problems.append("'edges' must be a list such as ['a.out -> b.in']")
+        edges = []
+    for edge in edges:
+        problem = _connect(edge, nodes)
+        if problem:
+            problems.append(problem)
+    try:
+        pipeline = Pipeline(nodes, ref=source)
+    except PipelineError as exc:
+        problems += [line.strip()[2:] for line in str(exc).splitlines()[1:]]
+        pipeline = None
+    if problems:
+        raise PipelineError(f"pipeline {source} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
+    return pipeline  # type: ignore[return-value]
+
+
+def _connect(edge: Any, nodes: Mapping[str, ProcessNode]) -> str | None:
+    if isinstance(edge, Mapping) and set(edge) == {"from", "to"}:
+        src_text, dst_text = edge["from"], edge["to"]
+    elif isinstance(edge, str) and "->" in edge:
+        src_text, _, dst_text = (part.strip() for part in edge.partition("->"))
+    else:
+        return f"edge {edge!r}: write 'node.port -> node.port' or {{from: node.port, to: node.port}}"
+    ends = []
+    for text, default_kind in ((src_text, None), (dst_text, "input")):
+        parts = str(text).split(".")
+        if len(parts) == 3 and parts[1] in ("inputs", "outputs"):
+            node_name, kind, port = parts[0], parts[1][:-1], parts[2]
+        elif len(parts) == 2:
+            node_name, port = parts
+            kind = default_kind
+        else:
+            return f"edge {edge!r}: {text!r} is not 'node.port'"
+        node = nodes.get(node_name)
+        if node is None:
+            return f"edge {edge!r}: unknown node {node_name!r}" + did_you_mean(node_name, list(nodes))
+        if kind is None:  # a source: an output if it names one, else an input
+            if port in node.out_paths and port in node.in_paths:
+                return f"edge {edge!r}: {node_name} has an input and an output named {port!r}; write {node_name}.outputs.{port} or {node_name}.inputs.{port}"
+            kind = "output" if port in node.out_paths else "input"
+        ends.append((node.outputs if kind == "output" else node.inputs)[port])
+    ends[0].connect(ends[1])
+    return None
+
+
+def _import_callable(ref: Any) -> Any:
+    if not isinstance(ref, str) or ":" not in ref:
+        raise PipelineError(f"load_result {ref!r} must be 'module:function'")
+    modname, _, attr = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(modname), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineError(f"load_result {ref!r} cannot be imported: {exc}") from None
