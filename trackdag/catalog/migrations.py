@@ -30,9 +30,19 @@ def _create_tables(con: Any) -> None:
         con.execute(str(CreateTable(model.__table__, if_not_exists=True).compile(dialect=dialect)))
 
 
-#: (version, name) in order; the DDL of each lives in _STEPS
-MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial")]
-_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables}
+def _results(con: Any) -> None:
+    # 0001 creates every table as the models define them today, so later
+    # steps must be no-ops on a fresh catalog: IF NOT EXISTS everywhere.
+    _create_tables(con)
+    con.execute("ALTER TABLE jobs ADD COLUMN IF NOT EXISTS result_status VARCHAR")
+    con.execute("ALTER TABLE jobs ADD COLUMN IF NOT EXISTS result_error VARCHAR")
+
+
+#: (version, name) in order; the DDL of each lives in _STEPS.  Migration 1
+#: creates the current schema; each later one brings an older catalog up to
+#: it and is a no-op on a fresh one.
+MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial"), (2, "0002_results")]
+_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables, 2: _results}
 LATEST = MIGRATIONS[-1][0]
 
 

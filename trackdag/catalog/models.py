@@ -70,6 +70,9 @@ class Job(SQLModel, table=True):
     started: Optional[datetime] = Field(default=None, sa_column=Column(TZ))
     ended: Optional[datetime] = Field(default=None, sa_column=Column(TZ))
     error: Optional[str] = None
+    #: ok, broken (load_result raised or returned junk), or NULL (no result yet)
+    result_status: Optional[str] = None
+    result_error: Optional[str] = None
 
 
 class RunJob(SQLModel, table=True):
@@ -125,6 +128,16 @@ class Attempt(SQLModel, table=True):
     error: Optional[str] = None
 
 
+class Result(SQLModel, table=True):
+    """Long form of each done job's result row (``load_result``): one row per key."""
+
+    __tablename__ = "results"
+    job_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    value_num: Optional[float] = Field(default=None, sa_type=Double)
+    value_text: Optional[str] = None
+
+
 class SchemaVersion(SQLModel, table=True):
     """Migrations applied to this catalog, by number and name."""
 
@@ -136,4 +149,4 @@ class SchemaVersion(SQLModel, table=True):
 
 
 #: tables in creation order
-TABLES = [Run, Job, RunJob, Edge, Param, Attempt, SchemaVersion]
+TABLES = [Run, Job, RunJob, Edge, Param, Attempt, Result, SchemaVersion]

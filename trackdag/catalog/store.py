@@ -9,7 +9,7 @@ Example:
     >>> import tempfile, os
     >>> cat = Catalog(os.path.join(tempfile.mkdtemp(), 'catalog.duckdb'))
     >>> cat.ensure_schema()
-    ['0001_initial']
+    ['0001_initial', '0002_results']
     >>> cat.query('SELECT count(*) FROM jobs')
     [(0,)]
 """
@@ -191,19 +191,23 @@ class Catalog:
         return {j: int(known.get(j, 0)) for j in plan.jobs}
 
     # -- outcomes -------------------------------------------------------------------
-    def record(self, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]]) -> None:
-        """Apply a micro-batch of job state changes and finished attempts.
+    def record(self, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]],
+               results: Iterable[tuple[str, Mapping[str, Any] | None, str | None]] = ()) -> None:
+        """Apply a micro-batch of job state changes, finished attempts and result rows.
 
         ``states``: dicts with job_id, status and optionally started, ended
         (epoch seconds), attempts, error.  ``attempts``: dicts with the
         ``attempts`` table's columns (timestamps as epoch seconds).
+        ``results``: (job_id, row or None, error or None) of done jobs; a
+        job's previous result rows are replaced.
         """
         import pyarrow as pa
 
         # The last state given for a job wins (a batch may hold running, then done).
         states = list({s["job_id"]: s for s in states}.values())
         attempts = list(attempts)
-        if not states and not attempts:
+        results = list({r[0]: r for r in results}.values())
+        if not states and not attempts and not results:
             return
         ts = pa.timestamp("us", tz="UTC")
         with self.transaction() as con:
@@ -245,6 +249,39 @@ class Catalog:
                 con.register("td_attempts", table)
                 con.execute("INSERT OR REPLACE INTO attempts BY NAME SELECT * FROM td_attempts")
                 con.unregister("td_attempts")
+            if results:
+                self._write_results(con, results)
+
+    @staticmethod
+    def _write_results(con: Any, results: list[tuple[str, Mapping[str, Any] | None, str | None]]) -> None:
+        import pyarrow as pa
+
+        from ..results import typed
+
+        status = pa.table({
+            "job_id": pa.array([r[0] for r in results], pa.string()),
+            "result_status": pa.array([("broken" if r[2] else ("ok" if r[1] is not None else "none"))
+                                       for r in results], pa.string()),
+            "result_error": pa.array([r[2] for r in results], pa.string()),
+        })
+        cols: dict[str, list] = {"job_id": [], "key": [], "value_num": [], "value_text": []}
+        for job_id, row, _ in results:
+            for key, value in (row or {}).items():
+                num, text = typed(value)
+                cols["job_id"].append(job_id)
+                cols["key"].append(key)
+                cols["value_num"].append(num)
+                cols["value_text"].append(text)
+        rows = pa.table(cols, schema=pa.schema([("job_id", pa.string()), ("key", pa.string()),
+                                                ("value_num", pa.float64()), ("value_text", pa.string())]))
+        con.register("td_result_status", status)
+        con.register("td_results", rows)
+        con.execute("DELETE FROM results WHERE job_id IN (SELECT job_id FROM td_result_status)")
+        con.execute("INSERT INTO results BY NAME SELECT * FROM td_results")
+        con.execute("UPDATE jobs SET result_status = s.result_status, result_error = s.result_error "
+                    "FROM td_result_status s WHERE jobs.job_id = s.job_id")
+        con.unregister("td_result_status")
+        con.unregister("td_results")
 
 
 def _q(name: str) -> str:

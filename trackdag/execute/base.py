@@ -37,6 +37,10 @@ class JobSpec:
     resources: Mapping[str, Any]
     attempt: int
     env: Mapping[str, str] | None = None
+    #: the node's load_result (None: use the default loader); runs in the worker
+    load_result: Any = None
+    #: path of the primary output, for the default loader
+    primary_output: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Outcome:
     stderr_tail: str = ""
     #: why it failed when the exit code alone does not say (missing outputs, crash)
     error: str | None = None
+    #: the result row of a done job (None: no result), or why it is broken
+    result: Mapping[str, Any] | None = None
+    result_error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

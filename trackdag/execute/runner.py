@@ -24,6 +24,7 @@ import time
 from typing import Callable
 
 from ..layout import STDERR, STDOUT, clear_done, missing_outputs, write_done
+from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 
 TAIL_BYTES = 2000
@@ -140,5 +141,10 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
     if missing:
         return Outcome(spec.job_id, spec.attempt, "failed", exit_code, sig, started, ended, HOST, proc.pid,
                        peak, stderr_tail, error=f"exit 0 but declared output(s) missing: {', '.join(missing)}")
+    # The result row is read here, where the job ran, and saved before the
+    # done record: a done job always has its result.json.
+    row, row_error = collect_result(spec.node, spec.load_result, spec.primary_output, folder)
+    write_result_json(folder, spec.job_id, spec.node, row, row_error)
     write_done(folder, spec.job_id, started=started, ended=ended, host=HOST, outputs=spec.outputs)
-    return Outcome(spec.job_id, spec.attempt, "done", 0, None, started, ended, HOST, proc.pid, peak, stderr_tail)
+    return Outcome(spec.job_id, spec.attempt, "done", 0, None, started, ended, HOST, proc.pid, peak, stderr_tail,
+                   result=row, result_error=row_error)

@@ -70,6 +70,8 @@ class Recorder:
         self.run_id = run_id
         self.states: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
+        #: (job_id, result row or None, error or None) of jobs that finished
+        self.results: list[tuple[str, Any, str | None]] = []
         self._last = time.monotonic()
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
@@ -85,16 +87,27 @@ class Recorder:
             "host": outcome.host, "pid": outcome.pid, "peak_rss_kb": outcome.peak_rss_kb,
             "stderr_tail": outcome.stderr_tail, "error": outcome.error,
         })
+        if outcome.status == "done":
+            self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self._last >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        if self.catalog is not None and (self.states or self.attempts):
-            self.catalog.record(self.states, self.attempts)
-        self.states, self.attempts = [], []
+        if self.catalog is not None and (self.states or self.attempts or self.results):
+            self.catalog.record(self.states, self.attempts, self.results)
+        self.states, self.attempts, self.results = [], [], []
         self._last = time.monotonic()
+
+
+def job_spec(plan: "Plan", job: "Job", attempt: int) -> JobSpec:
+    """The frozen spec a worker needs for one attempt of ``job``."""
+    node = plan.pipeline.nodes[job.node]
+    primary = job.outputs.get(node.primary_out_key) if node.primary_out_key else None
+    return JobSpec(job.job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
+                   dict(job.outputs), dict(node.resources), attempt,
+                   load_result=node.load_result if node.has_load_result else None, primary_output=primary)
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
@@ -136,8 +149,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                     continue
                 job = plan.jobs[job_id]
                 attempt = attempts_before.get(job_id, 0) + 1
-                spec = JobSpec(job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
-                               dict(job.outputs), dict(plan.pipeline.nodes[job.node].resources), attempt)
+                spec = job_spec(plan, job, attempt)
                 executor.submit(spec)
                 running.add(job_id)
                 recorder.state(job_id, "running", started=time.time(), attempts=attempt)

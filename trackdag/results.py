@@ -1,0 +1,108 @@
+"""Results: turn a done job's outputs into one flat result row.
+
+A node's ``load_result(job_dpath)`` returns a flat dict whose keys start
+with ``metrics.``, ``resolved_params.``, ``resources.``, ``machine.`` or
+``context.`` (convention: ``metrics.<node>.<name>``) and whose values are
+scalars.  A node without ``load_result`` gets the numeric leaves of its
+primary output when that is a JSON file (``{"a": {"b": 1}}`` ->
+``metrics.<node>.a.b = 1``).
+
+This runs where the job ran (in the Ray worker or the local thread), right
+after the job succeeded.  The row is saved as ``result.json`` in the job
+folder, so the catalog can be rebuilt without running user code again.  A
+``load_result`` that raises or returns junk makes the result *broken* (with
+the error text); the job itself stays done.
+
+Example:
+    >>> flatten_numeric({"acc": 0.5, "sub": {"n": 3, "name": "x"}, "ok": True}, "metrics.ev")
+    {'metrics.ev.acc': 0.5, 'metrics.ev.sub.n': 3}
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Callable, Mapping
+
+from .layout import atomic_write
+
+RESULT_JSON = "result.json"
+PREFIXES = ("metrics.", "resolved_params.", "resources.", "machine.", "context.")
+
+
+def flatten_numeric(data: Any, prefix: str) -> dict[str, float | int]:
+    """Numeric (non-bool, finite) leaves of nested dicts, keyed by dotted path."""
+    out: dict[str, float | int] = {}
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            out.update(flatten_numeric(value, f"{prefix}.{key}"))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool) and math.isfinite(data):
+        out[prefix] = data
+    return out
+
+
+def default_result(node: str, primary_output: str | None) -> dict[str, Any] | None:
+    """Numeric leaves of the primary output when it is JSON; None when there is nothing to read."""
+    if not primary_output or not primary_output.endswith(".json") or not os.path.isfile(primary_output):
+        return None
+    try:
+        with open(primary_output, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return flatten_numeric(data, f"metrics.{node}") or None
+
+
+def _check_row(row: Any) -> str | None:
+    """Why a load_result return value is junk, or None when it is a valid row."""
+    if not isinstance(row, Mapping):
+        return f"load_result returned {type(row).__name__}, expected a flat dict"
+    for key, value in row.items():
+        if not isinstance(key, str) or not key.startswith(PREFIXES):
+            return f"load_result key {key!r} must start with one of {', '.join(PREFIXES)}"
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            return f"load_result value of {key!r} is {type(value).__name__}; values must be numbers, strings, booleans or null"
+        if isinstance(value, float) and not math.isfinite(value):
+            continue  # NaN/inf are kept as missing numbers, not an error
+    return None
+
+
+def collect_result(node: str, load_result: Callable[[str], Any] | None, primary_output: str | None,
+                   job_dpath: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(row, error): the job's result row, or why it is broken.  Never raises."""
+    if load_result is None:
+        return default_result(node, primary_output), None
+    try:
+        row = load_result(job_dpath)
+    except Exception as exc:  # user code: any failure is data, not a crash
+        return None, f"load_result raised {type(exc).__name__}: {exc}"
+    problem = _check_row(row)
+    if problem:
+        return None, problem
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}, None
+
+
+def write_result_json(folder: str, job_id: str, node: str, row: Mapping[str, Any] | None, error: str | None) -> None:
+    """Save the row (or the error) next to the job's outputs."""
+    record = {"job_id": job_id, "node": node, "result": dict(row) if row is not None else None, "error": error}
+    atomic_write(os.path.join(folder, RESULT_JSON), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_result_json(folder: str) -> dict[str, Any] | None:
+    """The saved record of a job folder, or None."""
+    try:
+        with open(os.path.join(folder, RESULT_JSON), encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def typed(value: Any) -> tuple[float | None, str | None]:
+    """A result value as (number, text) columns: bools are 1/0 with text 'true'/'false'."""
+    if isinstance(value, bool):
+        return float(value), "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return float(value), None
+    if value is None:
+        return None, None
+    return None, str(value)
