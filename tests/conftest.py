@@ -54,3 +54,33 @@ def src(tmp_path) -> Path:
 
 # scenario files are data for the tests, not test modules (tool.py runs on import)
 collect_ignore_glob = ["scenarios/*"]
+
+
+def single(name="job", resources=None, **algo) -> Pipeline:
+    """One node running tool.py; its algo params are tool options (sleep, flaky, spawn...)."""
+    node = ProcessNode(name=name, executable=TOOL, out_paths={"out": "out.json"},
+                       algo_params={"i": 0, **algo}, resources=resources or {})
+    return Pipeline([node])
+
+
+RAY_TEMP = "/tmp/tdray-tests"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real local Ray for the whole session (start-up costs ~5 s): 2 CPUs,
+    2 declared GPUs and one custom resource, so resource requests can be tested
+    on a machine without GPUs. RayExecutor reuses it and leaves it running."""
+    import logging
+    import os
+
+    for key, value in {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
+                       "RAY_IGNORE_UNHANDLED_ERRORS": "1"}.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    os.makedirs(RAY_TEMP, exist_ok=True)
+    ray.init(address="local", num_cpus=2, num_gpus=2, resources={"special": 1}, include_dashboard=False,
+             log_to_driver=False, logging_level=logging.ERROR, _node_ip_address="127.0.0.1", _temp_dir=RAY_TEMP)
+    yield ray
+    ray.shutdown()

@@ -46,17 +46,19 @@ def test_console_script_and_python_m_both_work():
 
 
 def test_run_summary_and_exit_zero(tmp_path, src):
-    res = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--workers", "2")
+    res = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--workers", "2",
+                  "--backend", "local")
     assert res.exit_code == 0, res.output
     assert "4 jobs from 2 rows" in res.output
     assert "done: 4  already done: 0  failed: 0  skipped: 0" in res.output
     assert f"catalog: {tmp_path / 'out' / 'catalog.duckdb'}" in res.output
-    again = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"))
+    again = _invoke("run", "--params", _params(src), "--root", str(tmp_path / "out"), "--backend", "local")
     assert "done: 0  already done: 4" in again.output
 
 
 def test_failed_jobs_exit_one_and_name_their_logs(tmp_path, src):
-    res = _invoke("run", "--params", _params(src, "  predict.fail: [true]"), "--root", str(tmp_path / "out"))
+    res = _invoke("run", "--params", _params(src, "  predict.fail: [true]"), "--root", str(tmp_path / "out"),
+                  "--backend", "local")
     assert res.exit_code == 1
     assert "failed: 2" in res.output and "skipped: 2" in res.output
     assert "failed jobs:" in res.output and "exit code 3; log: " in res.output

@@ -25,11 +25,11 @@ def _catalog(root):
 
 def test_run_then_resume_runs_nothing(tmp_path, src, ledger):
     root = tmp_path / "out"
-    first = run(_rows(src), pipeline=two_stage(), root=root, workers=2)
+    first = run(_rows(src), pipeline=two_stage(), root=root, backend="local", workers=2)
     assert (first.counts.done, first.counts.failed, first.exit_code) == (4, 0, 0)
     assert len(ledger.read_text().splitlines()) == 4
     assert _catalog(root) == {"done": 4}
-    again = run(_rows(src), pipeline=two_stage(), root=root, workers=2)
+    again = run(_rows(src), pipeline=two_stage(), root=root, backend="local", workers=2)
     assert (again.counts.done, again.counts.cached, again.exit_code) == (0, 4, 0)
     assert len(ledger.read_text().splitlines()) == 4  # nothing executed again
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
@@ -42,7 +42,7 @@ def test_run_then_resume_runs_nothing(tmp_path, src, ledger):
 def test_failure_skips_descendants_and_independents_go_on(tmp_path, src, ledger):
     root = tmp_path / "out"
     params = {"matrix": {"predict.src": [str(src)], "predict.p": [1, 2], "predict.fail": [False, True]}}
-    res = run(params, pipeline=two_stage(), root=root, workers=1)
+    res = run(params, pipeline=two_stage(), root=root, backend="local", workers=1)
     assert (res.counts.done, res.counts.failed, res.counts.skipped) == (4, 2, 2)
     assert res.exit_code == 1
     (fail, _) = res.failures
@@ -57,7 +57,7 @@ def test_failure_skips_descendants_and_independents_go_on(tmp_path, src, ledger)
 
     # The same command again reruns exactly the failed and skipped jobs.
     before = len(ledger.read_text().splitlines())
-    res2 = run(params, pipeline=two_stage(), root=root, workers=1)
+    res2 = run(params, pipeline=two_stage(), root=root, backend="local", workers=1)
     assert (res2.counts.cached, res2.counts.failed, res2.counts.skipped) == (4, 2, 2)
     assert len(ledger.read_text().splitlines()) - before == 2  # only the failing predicts ran
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
@@ -67,7 +67,7 @@ def test_failure_skips_descendants_and_independents_go_on(tmp_path, src, ledger)
 
 def test_missing_outputs_fail_the_job(tmp_path, src):
     res = run(_rows(src, **{"predict.no_outputs": [True]}), pipeline=_with_param("no_outputs"),
-              root=tmp_path / "out", workers=2)
+              root=tmp_path / "out", workers=2, backend="local")
     assert res.counts.failed == 2 and res.counts.skipped == 2
     assert "declared output(s) missing: out_pred" in res.failures[0].outcome.error
 
@@ -80,17 +80,17 @@ def _with_param(name):
 
 def test_partial_outputs_without_done_record_rerun(tmp_path, src, ledger):
     root = tmp_path / "out"
-    run(_rows(src), pipeline=two_stage(), root=root)
+    run(_rows(src), pipeline=two_stage(), root=root, backend="local")
     job = next(j for j in prepare(_rows(src), pipeline=two_stage(), root=root).plan.jobs.values() if j.node == "predict")
     os.unlink(os.path.join(job.folder, DONE))  # e.g. the driver died before recording success
-    res = run(_rows(src), pipeline=two_stage(), root=root)
+    res = run(_rows(src), pipeline=two_stage(), root=root, backend="local")
     assert (res.counts.done, res.counts.cached) == (1, 3)
 
 
 def test_no_skip_existing_reruns_everything(tmp_path, src, ledger):
     root = tmp_path / "out"
-    run(_rows(src), pipeline=two_stage(), root=root)
-    res = run(_rows(src), pipeline=two_stage(), root=root, skip_existing=False)
+    run(_rows(src), pipeline=two_stage(), root=root, backend="local")
+    res = run(_rows(src), pipeline=two_stage(), root=root, backend="local", skip_existing=False)
     assert (res.counts.done, res.counts.cached) == (4, 0)
     assert len(ledger.read_text().splitlines()) == 8
 
@@ -99,7 +99,7 @@ def test_no_skip_existing_reruns_everything(tmp_path, src, ledger):
 def test_values_reach_the_program_literally(tmp_path, src, value, monkeypatch):
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "out"
-    res = run({"predict.src": str(src), "predict.p": value}, pipeline=two_stage(), root=root)
+    res = run({"predict.src": str(src), "predict.p": value}, pipeline=two_stage(), root=root, backend="local")
     assert res.exit_code == 0
     pred = next(j for j in res.plan.jobs.values() if j.node == "predict")
     args = json.loads(open(os.path.join(pred.folder, "args.json")).read())["args"]
@@ -109,7 +109,7 @@ def test_values_reach_the_program_literally(tmp_path, src, value, monkeypatch):
 
 def test_serial_workers_never_overlap(tmp_path, src):
     root = tmp_path / "out"
-    run({"predict.src": str(src), "predict.p": [1, 2, 3]}, pipeline=two_stage(), root=root, workers=1)
+    run({"predict.src": str(src), "predict.p": [1, 2, 3]}, pipeline=two_stage(), root=root, backend="local", workers=1)
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     spans = con.execute("SELECT started, ended FROM attempts ORDER BY started").fetchall()
     con.close()
@@ -127,21 +127,21 @@ def test_dry_run_writes_nothing(tmp_path, src):
 
 def test_dry_run_after_a_run_sees_done_jobs(tmp_path, src):
     root = tmp_path / "out"
-    run(_rows(src), pipeline=two_stage(), root=root)
+    run(_rows(src), pipeline=two_stage(), root=root, backend="local")
     report = dry_run(prepare(_rows(src, **{"predict.p": [1, 2, 3]}), pipeline=two_stage(), root=root))
     assert (len(report.would_run), len(report.already_done)) == (2, 4)
 
 
 def test_a_folder_owned_by_another_job_is_never_overwritten(tmp_path, src):
     root = tmp_path / "out"
-    res = run(_rows(src), pipeline=two_stage(), root=root)
+    res = run(_rows(src), pipeline=two_stage(), root=root, backend="local")
     job = next(iter(res.plan.jobs.values()))
     config = json.loads(open(os.path.join(job.folder, "job_config.json")).read())
     done = json.loads(open(os.path.join(job.folder, DONE)).read())
     done["job_id"] = "f" * 64
     open(os.path.join(job.folder, DONE), "w").write(json.dumps(done))
     with pytest.raises(PlanError, match="short id collision"):
-        run(_rows(src), pipeline=two_stage(), root=root)
+        run(_rows(src), pipeline=two_stage(), root=root, backend="local")
     assert json.loads(open(os.path.join(job.folder, "job_config.json")).read()) == config
 
 

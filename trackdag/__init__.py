@@ -30,6 +30,7 @@ _EXPORTS = {
     "prepare": "trackdag.sweep",
     "Catalog": "trackdag.catalog",
     "TrackdagError": "trackdag.errors",
+    "open_catalog": "trackdag.api",
 }
 
 __all__ = ["__version__", *_EXPORTS]

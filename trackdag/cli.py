@@ -37,46 +37,130 @@ def main() -> None:
     """Run shell-command pipelines over parameter grids; record every job in DuckDB."""
 
 
+def _catalog_options(func: Any) -> Any:
+    """--root / --catalog, shared by the commands that read a catalog."""
+    func = click.option("--catalog", type=click.Path(dir_okay=False),
+                        help="Catalog file [default: <root>/catalog.duckdb].")(func)
+    func = click.option("--root", default="trackdag_output", show_default=True, type=click.Path(file_okay=False),
+                        help="Folder that holds the job folders and the catalog.")(func)
+    return func
+
+
 @main.command()
 @click.option("--params", required=True, metavar="YAML|FILE",
               help="The parameter matrix: YAML/JSON text or a path to a YAML file.")
 @click.option("--pipeline", metavar="REF",
               help="'pkg.module.func()', 'file.py::func()' or 'pipeline.yaml' (default: 'pipeline:' in the params).")
-@click.option("--root", default="trackdag_output", show_default=True, type=click.Path(file_okay=False),
-              help="Folder that holds the job folders and the catalog.")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog file [default: <root>/catalog.duckdb].")
-@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
-              help="local: a thread pool running subprocesses in this process.")
-@click.option("--workers", type=click.IntRange(min=1), help="Jobs run at once [default: number of CPUs]; 1 = serial.")
+@_catalog_options
+@click.option("--backend", type=click.Choice(["ray", "local"]), default="ray", show_default=True,
+              help="ray: a pool of Ray actors (private local Ray, or --ray-address); "
+                   "local: a thread pool in this process, no start-up cost.")
+@click.option("--ray-address", metavar="HOST:PORT", envvar="RAY_ADDRESS",
+              help="Join this Ray cluster (its nodes must see --root) [env: RAY_ADDRESS].")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Jobs run at once [default: the CPUs Ray sees, or this machine's]; 1 = serial.")
+@click.option("--retry", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run a failed job again up to N times (every attempt is recorded).")
 @click.option("--max-configs", type=click.IntRange(min=1), help="Use only the first N rows of the grid.")
 @click.option("--skip-existing/--no-skip-existing", default=True, show_default=True,
               help="Skip jobs whose done record matches; --no-skip-existing reruns them.")
 @click.option("--fail-fast", is_flag=True, help="Start no new job after the first failure.")
+@click.option("--env", "env_items", multiple=True, metavar="KEY[=VALUE]",
+              help="Set KEY in every job's environment (KEY alone: its value here). Repeatable.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the commands; write nothing at all.")
 @click.option("--show-commands", type=click.IntRange(min=0), default=10, show_default=True,
               help="With --dry-run: how many commands to print.")
 @click.option("--all-commands", is_flag=True, help="With --dry-run: print every command.")
-def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, workers: int | None,
-        max_configs: int | None, skip_existing: bool, fail_fast: bool, dry_run: bool, show_commands: int,
-        all_commands: bool) -> None:
-    """Expand the grid, plan the jobs and run the ones not done yet."""
+def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
+        workers: int | None, retry: int, max_configs: int | None, skip_existing: bool, fail_fast: bool,
+        env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool) -> None:
+    """Expand the grid, plan the jobs and run the ones not done yet.
+
+    Progress goes to stderr, the summary to stdout. Exit codes: 0 every job
+    done, 1 some job failed, 2 bad input (nothing ran), 130 interrupted.
+    """
     from . import sweep
+    from .progress import Progress
 
     if dry_run:
         report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs),
                                skip_existing=skip_existing)
         click.echo(format_dry_run(report, None if all_commands else show_commands))
         return
-    result = sweep.run(params, pipeline=pipeline, root=root, catalog=catalog, backend=backend, workers=workers,
-                       max_configs=max_configs, skip_existing=skip_existing, fail_fast=fail_fast,
-                       argv=["trackdag", *sys.argv[1:]], on_event=_print_failure)
+    shown: dict[str, Progress] = {}
+
+    def on_plan(plan: Any, n_to_run: int) -> None:
+        shown["progress"] = Progress(n_to_run)
+
+    def on_event(kind: str, job: Any, outcome: Any) -> None:
+        if "progress" in shown:
+            shown["progress"].event(kind, job, outcome)
+
+    def on_tick() -> None:
+        if "progress" in shown:
+            shown["progress"].tick()
+
+    try:
+        result = sweep.run(params, pipeline=pipeline, root=root, catalog=catalog, backend=backend,
+                           workers=workers, ray_address=ray_address, retry=retry, max_configs=max_configs,
+                           skip_existing=skip_existing, fail_fast=fail_fast, env=_parse_env(env_items),
+                           argv=["trackdag", *sys.argv[1:]],
+                           on_plan=on_plan, on_event=on_event, on_tick=on_tick)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    finally:
+        if "progress" in shown:
+            shown["progress"].close()
     click.echo(format_summary(result))
     sys.exit(result.exit_code)
 
 
-def _print_failure(kind: str, job: Any, outcome: Any) -> None:
-    if kind == "failed":
-        click.echo(f"failed: {job.node}/{job.name}: {outcome.error}", err=True)
+def _parse_env(items: tuple[str, ...]) -> dict[str, str]:
+    import os
+
+    env = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE or KEY", param_hint="--env")
+        env[key] = value if eq else os.environ.get(key, "")
+    return env
+
+
+@main.command()
+@_catalog_options
+@click.option("--run", "run_id", metavar="RUN_ID", help="A past run instead of the latest one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(root: str, catalog: str | None, run_id: str | None, fmt: str) -> None:
+    """Job counts by node and state, running jobs with their age, failed jobs with their logs.
+
+    Works from another shell while a run is active.
+    """
+    from . import status as st
+
+    report = st.status(root, catalog=catalog, run_id=run_id)
+    if fmt == "json":
+        import dataclasses
+        import json
+
+        click.echo(json.dumps(dataclasses.asdict(report), default=str, indent=2))
+    else:
+        click.echo(st.format_status(report))
+
+
+@main.command()
+@click.argument("job")
+@_catalog_options
+@click.option("--lines", type=click.IntRange(min=0), default=20, show_default=True, help="Log lines to show.")
+def show(job: str, root: str, catalog: str | None, lines: int) -> None:
+    """Config, command, state, attempts, lineage and log tail of JOB.
+
+    JOB is a short id, a full id, a folder name (node_id_xxxxxxxxxxxx) or a job folder.
+    """
+    from . import status as st
+
+    click.echo(st.format_show(st.show(job, root, catalog=catalog, lines=lines)))
 
 
 def _per_node(plan: Any, job_ids: Any) -> str:
@@ -116,7 +200,8 @@ def format_summary(result: Any) -> str:
     lines = [
         f"run {result.run_id}: {len(result.plan.jobs)} jobs from {len(result.plan.rows)} rows",
         f"  done: {c.done}  already done: {c.cached}  failed: {c.failed}  skipped: {c.skipped}"
-        + (f"  cancelled: {c.cancelled}" if c.cancelled else ""),
+        + (f"  cancelled: {c.cancelled}" if c.cancelled else "")
+        + (f"  not started: {c.not_started}" if c.not_started else ""),
         f"  time: {result.elapsed:.1f}s  root: {result.plan.root}",
         f"  catalog: {result.catalog}",
     ]
@@ -127,6 +212,88 @@ def format_summary(result: Any) -> str:
     if result.interrupted:
         lines.append("interrupted: running jobs were stopped and marked cancelled")
     return "\n".join(lines)
+
+
+
+# -- results: report, sql, export, schema ---------------------------------------------------
+@main.command()
+@_catalog_options
+@click.option("--node", "nodes", multiple=True, metavar="NODE",
+              help="Report this node (repeatable) [default: every node with metrics].")
+@click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per node.")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME[:min|max]",
+              help="Rank by this metric (repeatable, in order) instead of the node's default_metrics.")
+@click.option("--where", metavar="SQL", help='Filter rows of results_<node>, e.g. \'"params.a.lr" < 0.1\'.')
+@click.option("--average-over", metavar="KEY",
+              help="Average metrics over this parameter (e.g. a dataset); shows how many values each covers.")
+@click.option("--pipeline", metavar="REF", help="Pipeline for metric objectives [default: the latest run's].")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def report(root: str, catalog: str | None, nodes: tuple[str, ...], top_k: int, metrics: tuple[str, ...],
+           where: str | None, average_over: str | None, pipeline: str | None, fmt: str) -> None:
+    """Rank each node's results: Varied Basis, Constant Params, LUT and Top k (best first)."""
+    from .api import catalog_path
+    from .report import build_report, format_json, format_text
+
+    result = build_report(catalog_path(root, catalog), nodes=nodes, top_k=top_k, metrics=metrics, where=where,
+                          average_over=average_over, pipeline=pipeline)
+    click.echo(format_json(result) if fmt == "json" else format_text(result))
+
+
+@main.command()
+@click.argument("query")
+@_catalog_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (parquet needs it).")
+def sql(query: str, root: str, catalog: str | None, fmt: str, out: str | None) -> None:
+    """Run a read-only SQL query on the catalog (views: job_state, metrics, results_<node>, ...)."""
+    if fmt == "parquet" and not out:
+        raise click.UsageError("--format parquet needs --out FILE")
+    from .api import catalog_path, query as run_query
+    from .export import write_table
+
+    table = run_query(catalog_path(root, catalog), query)
+    write_table(table, fmt, out if out else sys.stdout)
+    if out:
+        click.echo(f"wrote {table.num_rows} rows to {out}", err=True)
+
+
+@main.command("export")
+@_catalog_options
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the files into.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+def export_(root: str, catalog: str | None, out: str, fmt: str) -> None:
+    """Write every view and table to Parquet (or CSV) files, with a manifest.json."""
+    from .api import catalog_path
+    from .export import MANIFEST, export_catalog
+
+    manifest = export_catalog(catalog_path(root, catalog), out, fmt=fmt)
+    for item in manifest["objects"]:
+        click.echo(f"{item['file']}\t{item['rows']} rows")
+    click.echo(f"{MANIFEST}\tschema version {manifest['schema_version']}, {len(manifest['objects'])} files in {out}")
+
+
+@main.command()
+@_catalog_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def schema(root: str, catalog: str | None, fmt: str) -> None:
+    """List the views (with the question each answers) and tables, with their columns."""
+    import json
+
+    from .api import catalog_path, describe_catalog
+
+    relations = describe_catalog(catalog_path(root, catalog))
+    if fmt == "json":
+        click.echo(json.dumps([{"name": r.name, "kind": r.kind, "comment": r.comment,
+                                "columns": [{"name": c, "type": t} for c, t in r.columns]} for r in relations],
+                              indent=2))
+        return
+    blocks = []
+    for rel in relations:
+        width = max((len(c) for c, _ in rel.columns), default=0)
+        head = f"{rel.kind} {rel.name}" + (f": {rel.comment}" if rel.comment else "")
+        blocks.append("\n".join([head] + [f"    {c.ljust(width)}  {t}" for c, t in rel.columns]))
+    click.echo("\n\n".join(blocks))
 
 
 if __name__ == "__main__":

@@ -64,3 +64,13 @@ def did_you_mean(name: str, candidates) -> str:
     """`` (did you mean 'x'?)`` when a close candidate exists, else an empty string."""
     best = closest(name, candidates)
     return f" (did you mean {best!r}?)" if best else ""
+
+
+class QueryError(TrackdagError):
+    """A query over the catalog failed or would write (``trackdag sql``, ``--where``)."""
+
+    exit_code = 1
+
+
+class ReportError(TrackdagError):
+    """A report cannot be made as asked (unknown node or metric, bad option)."""

@@ -10,7 +10,9 @@
   relative symlinks, so the tree can be browsed by lineage;
 - ``stdout.log`` / ``stderr.log``: the program's output;
 - ``done.json``: written atomically only after exit 0 with every declared
-  output present.  A job without it is not done, whatever files it left.
+  output present.  A job without it is not done, whatever files it left;
+- ``.running``: pid, process group and host of the job while it runs (so a
+  driver can stop it, and a resumed run can find what a dead driver left).
 
 Every file is written to a temporary name and renamed, so a crash never
 leaves half a file.
@@ -35,6 +37,7 @@ from .plan import Job, Plan
 INVOKE = "invoke.sh"
 CONFIG = "job_config.json"
 DONE = "done.json"
+RUNNING = ".running"
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
 

@@ -11,7 +11,8 @@ This runs where the job ran (in the Ray worker or the local thread), right
 after the job succeeded.  The row is saved as ``result.json`` in the job
 folder, so the catalog can be rebuilt without running user code again.  A
 ``load_result`` that raises or returns junk makes the result *broken* (with
-the error text); the job itself stays done.
+the error text); the job itself stays done.  Returning None means "no
+result" (the job's ``result_status`` is 'none').
 
 Example:
     >>> flatten_numeric({"acc": 0.5, "sub": {"n": 3, "name": "x"}, "ok": True}, "metrics.ev")
@@ -76,6 +77,8 @@ def collect_result(node: str, load_result: Callable[[str], Any] | None, primary_
         row = load_result(job_dpath)
     except Exception as exc:  # user code: any failure is data, not a crash
         return None, f"load_result raised {type(exc).__name__}: {exc}"
+    if row is None:  # "nothing to report" (like a node without load_result), not junk
+        return None, None
     problem = _check_row(row)
     if problem:
         return None, problem

@@ -11,7 +11,7 @@ Example:
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (root / 'p.yaml').write_text("nodes: {a: {executable: echo, out_paths: {dir: '.'}, algo_params: {n: 1}}}")
-    >>> res = run({'a.n': [1, 2]}, pipeline=str(root / 'p.yaml'), root=root / 'out')
+    >>> res = run({"a.n": [1, 2]}, pipeline=str(root / "p.yaml"), root=root / "out", backend="local")
     >>> res.counts.done, res.exit_code
     (2, 0)
 """
@@ -20,8 +20,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import __version__
+from .api import catalog_path
 from .errors import ExecutionError, ParamsError, PlanError
 from .layout import CONFIG, read_config_id, read_done, write_job_folder
 from .matrix import ParamsSpec, expand, load_params
@@ -36,7 +39,6 @@ from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
 
 DEFAULT_ROOT = "trackdag_output"
-CATALOG_NAME = "catalog.duckdb"
 
 
 @dataclass
@@ -124,64 +126,137 @@ def _git_sha(cwd: str) -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def make_executor(backend: str, workers: int | None) -> Any:
-    """The backend named ``backend`` (only 'local' so far)."""
+BACKENDS = ("ray", "local")
+
+
+def make_executor(backend: str, workers: int | None, *, ray_address: str | None = None,
+                  root: str | None = None) -> Any:
+    """The executor for ``backend``: 'ray' (default) or 'local'."""
     if backend == "local":
         from .execute.local import LocalExecutor
 
         return LocalExecutor(workers)
-    raise ExecutionError(f"unknown backend {backend!r}: use 'local'")
+    if backend == "ray":
+        from .execute.ray_backend import RayExecutor
+
+        return RayExecutor(workers, address=ray_address,
+                           log_link=os.path.join(root, "ray-logs") if root else None)
+    raise ExecutionError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: cancel running jobs, record, exit 130."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _stop_orphans(plan: Plan) -> list[str]:
+    """Jobs a dead driver left running (``.running`` files); those on this host are killed.
+
+    Returns their ids: each had an attempt that will never report back.
+    """
+    from .execute.runner import kill_running_job
+    from .layout import RUNNING
+
+    found = []
+    for job in plan.jobs.values():
+        marker = os.path.join(job.folder, RUNNING)
+        if os.path.exists(marker):
+            kill_running_job(job.folder)
+            found.append(job.job_id)
+            try:
+                os.unlink(marker)
+            except FileNotFoundError:
+                pass
+    return found
 
 
 def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
-        catalog: "str | os.PathLike | None" = None, backend: str = "local", workers: int | None = None,
-        max_configs: int | None = None, skip_existing: bool = True, fail_fast: bool = False,
+        catalog: "str | os.PathLike | None" = None, backend: str = "ray", workers: int | None = None,
+        ray_address: str | None = None, max_configs: int | None = None, skip_existing: bool = True,
+        fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
         argv: list[str] | None = None, cwd: str | None = None,
-        on_event: Callable[..., None] | None = None) -> RunResult:
-    """Run the sweep end to end; see the module docstring."""
+        on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
+        on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
+    """Run the sweep end to end; see the module docstring.
+
+    Only one run may be active per root (see :mod:`trackdag.lock`); what a
+    killed driver left behind (runs and jobs marked running, orphaned job
+    processes) is cleaned up first, and its unfinished jobs run again.
+    SIGTERM is handled like Ctrl-C.  ``env`` is added to every job's
+    environment: local jobs inherit this process's environment, Ray jobs the
+    Ray worker's (for a private Ray, the same; on a cluster, the node's).
+    ``on_plan(plan, n_to_run)`` is called
+    once the work is known (the CLI starts its progress display there).
+    """
     from .catalog import Catalog
     from .execute.scheduler import Recorder, execute
+    from .lock import RunLock
 
     t0 = time.time()
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, cwd=cwd)
     the_plan = prepared.plan
-    executor = make_executor(backend, workers)
-    status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
-    if not skip_existing:
-        status = dict.fromkeys(status, "planned")
-    cat = Catalog(catalog or os.path.join(the_plan.root, CATALOG_NAME))
+    executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    cat.begin_run({
-        "run_id": run_id,
-        "argv": list(argv if argv is not None else sys.argv),
-        "params_text": _params_text(prepared.spec, params),
-        "pipeline_ref": prepared.pipeline.ref,
-        "root": the_plan.root,
-        "backend": executor.name,
-        "workers": executor.capacity,
-        "host": os.uname().nodename,
-        "user": _user(),
-        "pid": os.getpid(),
-        "git_sha": _git_sha(cwd),
-        "trackdag_version": __version__,
-        "started": datetime.now(timezone.utc),
-        "status": "running",
-        "n_rows": len(the_plan.rows),
-        "n_jobs": len(the_plan.jobs),
-    })
-    attempts = cat.register_plan(run_id, the_plan, status)
-    to_run = [j for j in the_plan.jobs if status[j] != "done"]
-    for job_id in to_run:
-        write_job_folder(the_plan.jobs[job_id], the_plan)
-    recorder = Recorder(cat, run_id)
-    result = execute(the_plan, to_run, executor, recorder, attempts_before=attempts,
-                     cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, on_event=on_event)
-    counts = result.counts
-    final = "cancelled" if result.interrupted else ("failed" if counts.failed else "done")
-    cat.finish_run(run_id, final, {"n_done": counts.done, "n_failed": counts.failed,
-                                   "n_skipped": counts.skipped, "n_cached": counts.cached}, time.time())
-    return RunResult(run_id, the_plan, cat.path, counts, result.failures, result.interrupted, time.time() - t0)
+    cat = Catalog(catalog_path(the_plan.root, catalog))
+    with RunLock(the_plan.root, run_id=run_id):
+        cat.ensure_schema()
+        cat.recover_interrupted(the_plan.root, time.time(), _stop_orphans(the_plan))
+        status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
+        if not skip_existing:
+            status = dict.fromkeys(status, "planned")
+        cat.begin_run({
+            "run_id": run_id,
+            "argv": list(argv if argv is not None else sys.argv),
+            "params_text": _params_text(prepared.spec, params),
+            "pipeline_ref": prepared.pipeline.ref,
+            "root": the_plan.root,
+            "backend": executor.name,
+            "workers": workers,
+            "host": os.uname().nodename,
+            "user": _user(),
+            "pid": os.getpid(),
+            "git_sha": _git_sha(cwd),
+            "trackdag_version": __version__,
+            "started": datetime.now(timezone.utc),
+            "status": "running",
+            "n_rows": len(the_plan.rows),
+            "n_jobs": len(the_plan.jobs),
+        })
+        final = "failed"
+        result = None
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            attempts = cat.register_plan(run_id, the_plan, status)
+            to_run = [j for j in the_plan.jobs if status[j] != "done"]
+            for job_id in to_run:
+                write_job_folder(the_plan.jobs[job_id], the_plan)
+            if on_plan is not None:
+                on_plan(the_plan, len(to_run))
+            recorder = Recorder(cat, run_id)
+            result = execute(the_plan, to_run, executor, recorder, attempts_before=attempts,
+                             cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, retry=retry,
+                             on_event=on_event, on_tick=on_tick, env=env)
+            counts = result.counts
+            final = "cancelled" if result.interrupted else ("failed" if counts.failed else "done")
+        except KeyboardInterrupt:  # before or after execute(): nothing left running
+            final = "cancelled"
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            counts_row = {}
+            if result is not None:
+                c = result.counts
+                counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
+            cat.finish_run(run_id, final, counts_row, time.time())
+    return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
+                     time.time() - t0)
 
 
 def _params_text(spec: ParamsSpec, params: Any) -> str:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The seed example with trackdag: 2 source files x 4 values of param1 = 8 rows,
+# The seed example with trackdag (on Ray, the default backend): 2 source files
+# x 4 values of param1 = 8 rows,
 # 8 predict jobs and 8 evaluate jobs. Run it from anywhere; it works in its
 # own folder so the module is found without PYTHONPATH.
 set -euo pipefail
@@ -20,4 +21,9 @@ trackdag run \
             stage1_evaluate.workers: 4
     " \
     --root="${EVAL_DPATH}" \
-    --backend=local --workers=2 --skip-existing
+    --workers=2 --skip-existing
+
+# The seed's aggregate report: Varied Basis, Constant Params, Varied Parameter
+# LUT and the Top 8 / 8 table, ranked by accuracy (maximize) then
+# hamming_distance (minimize), best first.
+trackdag report --root="${EVAL_DPATH}" --node=stage1_evaluate --top-k=8

@@ -6,7 +6,10 @@ named by $TRACKDAG_TEST_LEDGER (to count real executions), then writes every
 output argument (keys starting with 'out') as a JSON file of the arguments.
 
 Special params: --fail=True exits 3; --no_outputs=True exits 0 without
-writing outputs; --sleep=S sleeps first.
+writing outputs; --sleep=S sleeps first; --flaky=PATH fails (exit 4) unless
+PATH exists, creating it (so the second attempt passes); --kill_worker=True
+SIGKILLs the process that started invoke.sh (a Ray actor); --spawn=TOKEN
+starts a child `sleep 300` named TOKEN and waits for it.
 """
 import json
 import os
@@ -22,13 +25,26 @@ for item in sys.argv[1:]:
     elif key is not None:
         args[key].append(item)
 with open("args.json", "w") as fh:
-    json.dump({"argv": sys.argv[1:], "args": args}, fh)
+    json.dump({"argv": sys.argv[1:], "args": args, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}, fh)
 ledger = os.environ.get("TRACKDAG_TEST_LEDGER")
 if ledger:
     with open(ledger, "a") as fh:
         fh.write(os.getcwd() + "\n")
 if "sleep" in args:
     time.sleep(float(args["sleep"]))
+if args.get("flaky") and args["flaky"] != "False":
+    if not os.path.exists(args["flaky"]):
+        open(args["flaky"], "w").close()
+        print("tool: flaky failure", file=sys.stderr)
+        sys.exit(4)
+if args.get("kill_worker") == "True":
+    import signal
+    with open(f"/proc/{os.getppid()}/stat") as fh:  # our parent is bash invoke.sh
+        worker = int(fh.read().rsplit(")", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)
+if args.get("spawn") and args["spawn"] != "False":
+    import subprocess
+    subprocess.Popen(["bash", "-c", f"exec -a {args['spawn']} sleep 300"]).wait()
 print("stdout of", os.path.basename(os.getcwd()))
 if args.get("fail") == "True":
     print("tool: failing on purpose", file=sys.stderr)

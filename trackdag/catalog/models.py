@@ -122,6 +122,8 @@ class Attempt(SQLModel, table=True):
     ended: Optional[datetime] = Field(default=None, sa_column=Column(TZ))
     duration: Optional[float] = Field(default=None, sa_type=Double)
     host: Optional[str] = None
+    #: the Ray node that ran it (NULL for the local backend)
+    node_id: Optional[str] = None
     pid: Optional[int] = None
     peak_rss_kb: Optional[int] = Field(default=None, sa_type=BigInteger)
     stderr_tail: Optional[str] = None

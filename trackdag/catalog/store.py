@@ -9,7 +9,7 @@ Example:
     >>> import tempfile, os
     >>> cat = Catalog(os.path.join(tempfile.mkdtemp(), 'catalog.duckdb'))
     >>> cat.ensure_schema()
-    ['0001_initial', '0002_results']
+    ['0001_initial', '0002_results', '0003_attempt_node']
     >>> cat.query('SELECT count(*) FROM jobs')
     [(0,)]
 """
@@ -122,6 +122,45 @@ class Catalog:
                 [status, utc(ended), *counts.values(), run_id],
             )
 
+    def recover_interrupted(self, root: str, now: float, orphans: Iterable[str] = ()) -> int:
+        """Close what a dead driver left open on ``root``; returns how many attempts it interrupted.
+
+        Called while holding the root's run lock, so no live driver owns
+        these rows: runs left 'running' become 'interrupted'; jobs they left
+        'queued' or 'running', and ``orphans`` (jobs found still marked as
+        running on disk, whose state may not have reached the catalog before
+        the driver died), get a cancelled attempt and the state 'cancelled'.
+        """
+        import pyarrow as pa
+
+        why = "interrupted: the driver stopped before the job finished"
+        with self.transaction() as con:
+            dead = [r for (r,) in con.execute(
+                "SELECT run_id FROM runs WHERE status = 'running' AND root = ?", [root]).fetchall()]
+            con.register("td_orphans", pa.table({"job_id": pa.array(sorted(set(orphans)), pa.string())}))
+            marks = ", ".join("?" for _ in dead) or "NULL"
+            # A job marked running in the catalog already counts the lost attempt;
+            # one only seen on disk gets the next number.
+            con.execute(f"""
+                CREATE TEMP TABLE td_lost AS
+                SELECT job_id, CASE WHEN status IN ('running', 'queued') THEN attempts ELSE attempts + 1 END AS attempt,
+                       last_run, started
+                FROM jobs
+                WHERE (status IN ('running', 'queued') AND last_run IN ({marks}))
+                   OR job_id IN (SELECT job_id FROM td_orphans)""", dead)
+            lost = con.execute("SELECT count(*) FROM td_lost").fetchone()[0]
+            con.execute(
+                "INSERT OR IGNORE INTO attempts (job_id, attempt, run_id, status, started, error) "
+                "SELECT job_id, attempt, last_run, 'cancelled', started, ? FROM td_lost WHERE attempt > 0", [why])
+            con.execute("UPDATE jobs SET status = 'cancelled', error = ?, ended = ?, attempts = l.attempt "
+                        "FROM td_lost l WHERE jobs.job_id = l.job_id", [why, utc(now)])
+            if dead:
+                con.execute(f"UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id IN ({marks})",
+                            [utc(now), *dead])
+            con.execute("DROP TABLE td_lost")
+            con.unregister("td_orphans")
+            return lost
+
     # -- plan registration -----------------------------------------------------------
     def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
         """Record every job of ``plan`` (bulk, one transaction).
@@ -203,8 +242,12 @@ class Catalog:
         """
         import pyarrow as pa
 
-        # The last state given for a job wins (a batch may hold running, then done).
-        states = list({s["job_id"]: s for s in states}.values())
+        # A batch may hold queued, running, then done for one job: later
+        # fields win, earlier ones (the attempt number) are kept.
+        merged: dict[str, dict[str, Any]] = {}
+        for state in states:
+            merged[state["job_id"]] = {**merged.get(state["job_id"], {}), **state}
+        states = list(merged.values())
         attempts = list(attempts)
         results = list({r[0]: r for r in results}.values())
         if not states and not attempts and not results:
@@ -241,6 +284,7 @@ class Catalog:
                     "ended": pa.array([utc(a.get("ended")) for a in attempts], ts),
                     "duration": pa.array([a.get("duration") for a in attempts], pa.float64()),
                     "host": pa.array([a.get("host") for a in attempts], pa.string()),
+                    "node_id": pa.array([a.get("node_id") for a in attempts], pa.string()),
                     "pid": pa.array([a.get("pid") for a in attempts], pa.int32()),
                     "peak_rss_kb": pa.array([a.get("peak_rss_kb") for a in attempts], pa.int64()),
                     "stderr_tail": pa.array([a.get("stderr_tail") for a in attempts], pa.string()),
@@ -280,8 +324,20 @@ class Catalog:
         con.execute("INSERT INTO results BY NAME SELECT * FROM td_results")
         con.execute("UPDATE jobs SET result_status = s.result_status, result_error = s.result_error "
                     "FROM td_result_status s WHERE jobs.job_id = s.job_id")
+        # New jobs get their param_hashid, and the wide results_<node> views are
+        # regenerated when these results brought a new key (cheap otherwise).
+        from ..views import refresh
+
+        refresh(con, batch="td_results")
         con.unregister("td_result_status")
         con.unregister("td_results")
+
+    def refresh_views(self) -> list[str]:
+        """Compute missing param_hashids and (re)install the views now; returns the views created."""
+        from ..views import refresh
+
+        with self.transaction() as con:
+            return refresh(con)
 
 
 def _q(name: str) -> str:

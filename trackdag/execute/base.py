@@ -8,7 +8,8 @@ A backend implements five methods::
 
     start()            acquire resources (threads, a Ray cluster)
     capacity           how many jobs may be in flight at once
-    submit(spec)       start a job whose parents are done
+    submit(spec)       start a job whose parents are done (it may queue)
+    take_started()     jobs that left the backend's queue and started
     wait(timeout)      outcomes finished since the last call (may be empty)
     cancel()           terminate every running job's process group
     close()            release everything
@@ -21,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 
@@ -41,6 +42,8 @@ class JobSpec:
     load_result: Any = None
     #: path of the primary output, for the default loader
     primary_output: str | None = None
+    #: where the pipeline's module was imported from (to unpickle load_result)
+    import_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class Outcome:
     #: the result row of a done job (None: no result), or why it is broken
     result: Mapping[str, Any] | None = None
     result_error: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: which worker ran it (the Ray node id; None for the local backend)
+    worker: str | None = None
 
     @property
     def duration(self) -> float:
@@ -91,6 +95,21 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def wait(self, timeout: float) -> list[Outcome]:
         """Return outcomes that finished, waiting at most ``timeout`` seconds for the first."""
+
+    def take_started(self) -> list[str]:
+        """Job ids that actually started since the last call.
+
+        Backends that queue jobs internally (Ray waits for an actor with the
+        right resources) report here when a job leaves the queue; the default
+        says every submitted job started at once.
+        """
+        started, self._submitted = getattr(self, "_submitted", []), []
+        return started
+
+    def note_submitted(self, job_id: str) -> None:
+        if not hasattr(self, "_submitted"):
+            self._submitted: list[str] = []
+        self._submitted.append(job_id)
 
     @abc.abstractmethod
     def cancel(self) -> None:

@@ -39,6 +39,7 @@ class LocalExecutor(Executor):
     def submit(self, spec: JobSpec) -> None:
         assert self._pool is not None, "start() first"
         self._futures[self._pool.submit(run_job, spec, self.table)] = spec
+        self.note_submitted(spec.job_id)  # the pool never holds more than `workers`: it starts now
 
     def wait(self, timeout: float) -> list[Outcome]:
         if not self._futures:

@@ -15,15 +15,18 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
-from ..layout import STDERR, STDOUT, clear_done, missing_outputs, write_done
+from ..layout import RUNNING, STDERR, STDOUT, atomic_write, clear_done, missing_outputs, write_done
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 
@@ -81,6 +84,58 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
+def read_running(folder: str) -> dict[str, Any] | None:
+    """The ``.running`` record of a job folder (pid, pgid, host, started), or None."""
+    try:
+        with open(os.path.join(folder, RUNNING), encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def group_alive(pgid: int) -> bool:
+    """True when any process of process group ``pgid`` is still alive."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_running_job(folder: str, grace: float = 3.0) -> bool:
+    """Stop the process group recorded in ``folder/.running`` if it runs on this host.
+
+    Returns True when a live group was found (and killed).
+    """
+    record = read_running(folder)
+    if not record or record.get("host") != HOST or not isinstance(record.get("pgid"), int):
+        return False
+    pgid = record["pgid"]
+    if not group_alive(pgid):
+        return False
+    _killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _killpg(pgid, signal.SIGKILL)
+    return True
+
+
+def _loader(spec: JobSpec) -> tuple[Any, str | None]:
+    """The spec's load_result, unpickled if the driver sent it pickled (Ray)."""
+    if not isinstance(spec.load_result, bytes):
+        return spec.load_result, None
+    if spec.import_dir and spec.import_dir not in sys.path:
+        sys.path.insert(0, spec.import_dir)
+    try:
+        return pickle.loads(spec.load_result), None
+    except Exception as exc:
+        return None, f"load_result could not be loaded in the worker: {type(exc).__name__}: {exc}"
+
+
 def _own_peak_kb() -> int:
     """This process's peak RSS (VmHWM) in kB, 0 if unknown."""
     try:
@@ -116,6 +171,8 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
                        error=f"could not start {spec.argv[0]}: {exc}")
     if table is not None:
         table.add(spec.job_id, proc)
+    running = os.path.join(folder, RUNNING)
+    atomic_write(running, json.dumps({"pid": proc.pid, "pgid": proc.pid, "host": HOST, "started": started}))
     if on_start is not None:
         on_start(spec.job_id, proc.pid)
     try:
@@ -125,6 +182,10 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
     finally:
         if table is not None:
             table.remove(spec.job_id)
+        try:
+            os.unlink(running)
+        except FileNotFoundError:
+            pass
     ended = time.time()
     code = proc.returncode
     exit_code, sig = (code, None) if code >= 0 else (None, -code)
@@ -143,7 +204,10 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
                        peak, stderr_tail, error=f"exit 0 but declared output(s) missing: {', '.join(missing)}")
     # The result row is read here, where the job ran, and saved before the
     # done record: a done job always has its result.json.
-    row, row_error = collect_result(spec.node, spec.load_result, spec.primary_output, folder)
+    load, load_error = _loader(spec)
+    row, row_error = collect_result(spec.node, load, spec.primary_output, folder)
+    if load_error:
+        row, row_error = None, load_error
     write_result_json(folder, spec.job_id, spec.node, row, row_error)
     write_done(folder, spec.job_id, started=started, ended=ended, host=HOST, outputs=spec.outputs)
     return Outcome(spec.job_id, spec.attempt, "done", 0, None, started, ended, HOST, proc.pid, peak, stderr_tail,

@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ class Counts:
     cancelled: int = 0
     #: already done before the run started (not executed again)
     cached: int = 0
+    #: never started (after --fail-fast or Ctrl-C); they stay planned
+    not_started: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -84,7 +88,7 @@ class Recorder:
             "job_id": outcome.job_id, "attempt": outcome.attempt, "run_id": self.run_id,
             "status": outcome.status, "exit_code": outcome.exit_code, "signal": outcome.signal,
             "started": outcome.started, "ended": outcome.ended, "duration": outcome.duration,
-            "host": outcome.host, "pid": outcome.pid, "peak_rss_kb": outcome.peak_rss_kb,
+            "host": outcome.host, "node_id": outcome.worker, "pid": outcome.pid, "peak_rss_kb": outcome.peak_rss_kb,
             "stderr_tail": outcome.stderr_tail, "error": outcome.error,
         })
         if outcome.status == "done":
@@ -101,28 +105,40 @@ class Recorder:
         self._last = time.monotonic()
 
 
-def job_spec(plan: "Plan", job: "Job", attempt: int) -> JobSpec:
+def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | None = None) -> JobSpec:
     """The frozen spec a worker needs for one attempt of ``job``."""
     node = plan.pipeline.nodes[job.node]
     primary = job.outputs.get(node.primary_out_key) if node.primary_out_key else None
     return JobSpec(job.job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
                    dict(job.outputs), dict(node.resources), attempt,
-                   load_result=node.load_result if node.has_load_result else None, primary_output=primary)
+                   load_result=node.load_result if node.has_load_result else None, primary_output=primary,
+                   import_dir=plan.pipeline.import_dir, env=dict(env) if env else None)
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
             attempts_before: Mapping[str, int] | None = None, cached: int = 0,
-            fail_fast: bool = False,
-            on_event: Callable[[str, "Job", Outcome | None], None] | None = None) -> ExecutionResult:
-    """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done."""
+            fail_fast: bool = False, retry: int = 0,
+            on_event: Callable[[str, "Job", Outcome | None], None] | None = None,
+            on_tick: Callable[[], None] | None = None,
+            env: Mapping[str, str] | None = None) -> ExecutionResult:
+    """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done.
+
+    A failed job is submitted again up to ``retry`` times (each attempt is
+    recorded); only then does it count as failed and skip its descendants.
+    With ``fail_fast`` no new job starts after the first failure; jobs left
+    unstarted stay ``planned`` for the next run.  Ctrl-C (KeyboardInterrupt)
+    cancels every running job and marks it cancelled.  ``env`` is added to
+    every job's environment (on Ray, jobs otherwise see the worker's).
+    """
     attempts_before = attempts_before or {}
     counts = Counts(cached=cached)
     result = ExecutionResult(counts)
     pending = set(to_run)
     children = plan.children()
     waiting = {j: sum(1 for p in plan.jobs[j].parents if p in pending) for j in to_run}
-    ready = [j for j in to_run if waiting[j] == 0]  # plan order: parents first
+    ready = collections.deque(j for j in to_run if waiting[j] == 0)  # plan order: parents first
     running: set[str] = set()
+    tries: dict[str, int] = {}
     stop_submitting = False
 
     def emit(kind: str, job_id: str, outcome: Outcome | None = None) -> None:
@@ -140,58 +156,77 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 emit("skipped", child)
                 stack.extend(children[child])
 
+    def note_started() -> None:
+        now = time.time()
+        for job_id in executor.take_started():
+            recorder.state(job_id, "running", started=now)
+            emit("started", job_id)
+
+    def finish(outcome: Outcome) -> None:
+        job_id = outcome.job_id
+        running.discard(job_id)
+        recorder.outcome(outcome)
+        if outcome.status == "failed" and tries[job_id] <= retry and not stop_submitting:
+            ready.appendleft(job_id)  # try again before anything new
+            emit("retrying", job_id, outcome)
+            return
+        pending.discard(job_id)
+        if outcome.status == "done":
+            counts.done += 1
+            for child in children[job_id]:
+                if child in waiting:
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and child in pending:
+                        ready.append(child)
+        else:
+            if outcome.status == "cancelled":
+                counts.cancelled += 1
+            else:
+                counts.failed += 1
+                result.failures.append(Failure(plan.jobs[job_id], outcome))
+            skip_descendants(job_id)
+        emit(outcome.status, job_id, outcome)
+
     try:
         executor.start()
         while pending:
             while ready and not stop_submitting and len(running) < executor.capacity:
-                job_id = ready.pop(0)
-                if job_id not in pending:
+                job_id = ready.popleft()
+                if job_id not in pending or job_id in running:
                     continue
-                job = plan.jobs[job_id]
-                attempt = attempts_before.get(job_id, 0) + 1
-                spec = job_spec(plan, job, attempt)
-                executor.submit(spec)
+                tries[job_id] = tries.get(job_id, 0) + 1
+                attempt = attempts_before.get(job_id, 0) + tries[job_id]
+                executor.submit(job_spec(plan, plan.jobs[job_id], attempt, env))
                 running.add(job_id)
-                recorder.state(job_id, "running", started=time.time(), attempts=attempt)
-                emit("started", job_id)
+                recorder.state(job_id, "queued", ended=None, attempts=attempt, error=None)
+            note_started()
             if not running:
                 break  # nothing can make progress (fail-fast, or everything left was skipped)
-            for outcome in executor.wait(0.2):
-                job_id = outcome.job_id
-                running.discard(job_id)
-                pending.discard(job_id)
-                recorder.outcome(outcome)
-                if outcome.status == "done":
-                    counts.done += 1
-                    for child in children[job_id]:
-                        if child in waiting:
-                            waiting[child] -= 1
-                            if waiting[child] == 0 and child in pending:
-                                ready.append(child)
-                else:
-                    if outcome.status == "cancelled":
-                        counts.cancelled += 1
-                    else:
-                        counts.failed += 1
-                        result.failures.append(Failure(plan.jobs[job_id], outcome))
-                        stop_submitting = stop_submitting or fail_fast
-                    skip_descendants(job_id)
-                emit(outcome.status, job_id, outcome)
+            outcomes = executor.wait(0.2)
+            note_started()
+            for outcome in outcomes:
+                finish(outcome)
+                if outcome.status == "failed" and outcome.job_id not in running and outcome.job_id not in ready:
+                    stop_submitting = stop_submitting or fail_fast
             recorder.maybe_flush()
-        # Jobs never started because of --fail-fast stay planned for the next run.
+            if on_tick is not None:
+                on_tick()
+        counts.not_started = len(pending)  # --fail-fast: these stay planned
     except KeyboardInterrupt:
         result.interrupted = True
+        stop_submitting = True
         executor.cancel()
         deadline = time.monotonic() + 10
         while running and time.monotonic() < deadline:
             for outcome in executor.wait(0.2):
-                running.discard(outcome.job_id)
-                recorder.outcome(outcome)
-                counts.cancelled += outcome.status != "done"
-                counts.done += outcome.status == "done"
+                if outcome.status == "failed" and (outcome.signal or (outcome.error or "").startswith("worker died")):
+                    # killed by our own cancellation (or its actor was): that is a cancel
+                    outcome = dataclasses.replace(outcome, status="cancelled", error=f"cancelled ({outcome.error})")
+                finish(outcome)
         for job_id in running:
             recorder.state(job_id, "cancelled", ended=time.time(), error="interrupted")
             counts.cancelled += 1
+        counts.not_started = len(pending) - len(running)
     finally:
         try:
             executor.close()

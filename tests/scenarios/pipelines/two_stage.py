@@ -16,3 +16,10 @@ def not_a_pipeline():
 
 def broken():
     raise ValueError("boom")
+
+
+def sleeper():
+    """One node whose jobs take tool options as params (sleep, spawn, ...)."""
+    from conftest import single
+
+    return single("job", sleep=0, spawn=False)

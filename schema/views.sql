@@ -1,0 +1,1 @@
+../trackdag/sql/views.sql
