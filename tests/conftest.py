@@ -63,6 +63,25 @@ def single(name="job", resources=None, **algo) -> Pipeline:
     return Pipeline([node])
 
 
+def score_catalog(folder, formula: str, values=(1, 2, 3)):
+    """Run a one-node 'score' pipeline whose program writes ``formula`` (Python, of p) to out.json.
+
+    ``formula`` maps to the JSON written, e.g. '{"score": p * 2}'. Returns the root.
+    """
+    from trackdag.sweep import run
+
+    tool = folder / "score_tool.py"
+    tool.write_text("import json, sys\n"
+                    "args = dict(a[2:].split('=', 1) for a in sys.argv[1:])\n"
+                    "p = float(args['p'])\n"
+                    f"json.dump({formula}, open(args['out'], 'w'))\n")
+    node = ProcessNode(name="score", executable=f"{shlex.quote(sys.executable)} {shlex.quote(str(tool))}",
+                       out_paths={"out": "out.json"}, algo_params={"p": 0})
+    res = run({"score.p": list(values)}, pipeline=Pipeline([node]), root=folder / "out", backend="local", workers=3)
+    assert res.exit_code == 0
+    return folder / "out"
+
+
 RAY_TEMP = "/tmp/tdray-tests"
 
 

@@ -1,34 +1,17 @@
 """api: trackdag.open_catalog -> relations (Arrow, Polars, pandas), shortcuts, read-only, lifetime."""
-import shlex
-import sys
 
 import duckdb
 import pytest
 
 import trackdag
+from conftest import score_catalog
 from trackdag.api import query
 from trackdag.catalog import connect
 from trackdag.errors import CatalogError, QueryError, TrackdagError
-from trackdag.node import ProcessNode
-from trackdag.pipeline import Pipeline
-from trackdag.sweep import run
-
-TOOL = """
-import json, sys
-args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
-json.dump({"score": float(args["p"]) * 2}, open(args["out"], "w"))
-"""
-
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    (tmp / "tool.py").write_text(TOOL)
-    node = ProcessNode(name="score", executable=f"{shlex.quote(sys.executable)} {shlex.quote(str(tmp / 'tool.py'))}",
-                       out_paths={"out": "out.json"}, algo_params={"p": 0})
-    res = run({"score.p": [1, 2, 3]}, pipeline=Pipeline([node]), root=tmp / "out", backend="local", workers=3)
-    assert res.exit_code == 0
-    return tmp / "out"
+    return score_catalog(tmp_path_factory.mktemp("api"), '{"score": p * 2}')
 
 
 def test_open_catalog_by_root_or_file_and_query(root):

@@ -1,12 +1,9 @@
 """cli: wiring, output and exit codes (the behaviour itself is tested through the library)."""
-import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from conftest import SCENARIOS

@@ -1,7 +1,6 @@
 """cli: report, sql, export, schema — wiring, output, exit codes, and the lock while a run holds the catalog."""
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,27 +9,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from conftest import score_catalog
 from trackdag.cli import main
-from trackdag.node import ProcessNode
-from trackdag.pipeline import Pipeline
-from trackdag.sweep import run
-
-TOOL = """
-import json, sys
-args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
-json.dump({"score": float(args["p"]) / 4, "loss": 1 - float(args["p"]) / 4}, open(args["out"], "w"))
-"""
-
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cli")
-    (tmp / "tool.py").write_text(TOOL)
-    node = ProcessNode(name="score", executable=f"{shlex.quote(sys.executable)} {shlex.quote(str(tmp / 'tool.py'))}",
-                       out_paths={"out": "out.json"}, algo_params={"p": 0})
-    res = run({"score.p": [1, 2, 3]}, pipeline=Pipeline([node]), root=tmp / "out", backend="local", workers=3)
-    assert res.exit_code == 0
-    return tmp / "out"
+    return score_catalog(tmp_path_factory.mktemp("cli"), '{"score": p / 4, "loss": 1 - p / 4}')
 
 
 def _invoke(*args):

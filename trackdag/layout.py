@@ -125,23 +125,29 @@ def _link(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def read_config_id(folder: "str | os.PathLike") -> str | None:
-    """The job id recorded in a folder's ``job_config.json`` (None if absent/unreadable)."""
+def read_record(folder: "str | os.PathLike", name: str) -> dict[str, Any] | None:
+    """A JSON object trackdag wrote in a job folder (None if absent, unreadable or not an object)."""
     try:
-        with open(os.path.join(folder, CONFIG), encoding="utf-8") as fh:
-            return json.load(fh).get("job_id")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def read_done(folder: "str | os.PathLike") -> dict[str, Any] | None:
-    """The done record of a folder, or None when there is none (or it is unreadable)."""
-    try:
-        with open(os.path.join(folder, DONE), encoding="utf-8") as fh:
+        with open(os.path.join(folder, name), encoding="utf-8") as fh:
             record = json.load(fh)
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def read_config_id(folder: "str | os.PathLike") -> str | None:
+    """The job id recorded in a folder's ``job_config.json`` (None if absent/unreadable)."""
+    return (read_record(folder, CONFIG) or {}).get("job_id")
+
+
+def read_done(folder: "str | os.PathLike") -> dict[str, Any] | None:
+    """The done record of a folder, or None when there is none (or it is unreadable)."""
+    return read_record(folder, DONE)
+
+
+def read_running(folder: "str | os.PathLike") -> dict[str, Any] | None:
+    """The ``.running`` record of a job folder (pid, pgid, host, started), or None."""
+    return read_record(folder, RUNNING)
 
 
 def is_done(job: Job) -> bool:

@@ -25,7 +25,7 @@ import math
 import os
 from typing import Any, Callable, Mapping
 
-from .layout import atomic_write
+from .layout import atomic_write, read_record
 
 RESULT_JSON = "result.json"
 PREFIXES = ("metrics.", "resolved_params.", "resources.", "machine.", "context.")
@@ -93,11 +93,7 @@ def write_result_json(folder: str, job_id: str, node: str, row: Mapping[str, Any
 
 def read_result_json(folder: str) -> dict[str, Any] | None:
     """The saved record of a job folder, or None."""
-    try:
-        with open(os.path.join(folder, RESULT_JSON), encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
+    return read_record(folder, RESULT_JSON)
 
 
 def typed(value: Any) -> tuple[float | None, str | None]:

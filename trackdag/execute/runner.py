@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..layout import RUNNING, STDERR, STDOUT, atomic_write, clear_done, missing_outputs, write_done
+from ..layout import RUNNING, STDERR, STDOUT, atomic_write, clear_done, missing_outputs, read_running, write_done
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 
@@ -82,16 +82,6 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def read_running(folder: str) -> dict[str, Any] | None:
-    """The ``.running`` record of a job folder (pid, pgid, host, started), or None."""
-    try:
-        with open(os.path.join(folder, RUNNING), encoding="utf-8") as fh:
-            record = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def group_alive(pgid: int) -> bool:
