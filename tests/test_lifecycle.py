@@ -134,6 +134,9 @@ def test_interrupt_stops_every_job_and_leaves_no_orphans(tmp_path, backend, sig)
     assert not _running_markers(root)
     states = _jobs(root)
     assert states.get("cancelled", 0) >= 2 and "running" not in states and "queued" not in states
+    if backend == "ray":  # the private Ray's logs were kept under the root, not linked into /tmp
+        (session,) = (root / "ray-logs").iterdir()
+        assert not session.is_symlink() and (session / "raylet.out").is_file()
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     assert con.execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
     assert con.execute("SELECT count(*) FROM attempts WHERE status = 'cancelled'").fetchone()[0] >= 2

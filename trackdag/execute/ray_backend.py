@@ -15,7 +15,8 @@ catalog; an actor gets a frozen :class:`JobSpec`, runs it with the shared
 - **Local or cluster**: without an address trackdag starts a private Ray
   (``address="local"``: never silently attaches to a cluster started with
   ``ray start``) on 127.0.0.1, dashboard off, token auth off, console quiet;
-  its logs stay in Ray's session folder, linked from ``<root>/ray-logs``.
+  its logs are linked from ``<root>/ray-logs/<session>`` during the run and
+  copied there at the end.
   With ``--ray-address`` (or ``RAY_ADDRESS``) it joins an existing cluster,
   whose nodes must see the root folder.  If Ray is already initialised in
   this process (tests, notebooks) it is used as is and left running.
@@ -196,15 +197,36 @@ class RayExecutor(Executor):
         self._actor_cls = _make_actor_class(ray)
 
     def _link_logs(self) -> None:
+        """``<root>/ray-logs/<session>``: a link to the live logs while the run lasts.
+
+        Ray's temp folder must stay short (socket paths), so the logs cannot
+        live under the root itself; :meth:`_keep_logs` copies them there at the end.
+        """
         if not self.log_link:
             return
         try:
             session = self._ray._private.worker._global_node.get_session_dir_path()
-            os.makedirs(os.path.dirname(self.log_link), exist_ok=True)
-            if os.path.islink(self.log_link):
-                os.unlink(self.log_link)
-            os.symlink(os.path.join(session, "logs"), self.log_link)
+            link = os.path.join(self.log_link, os.path.basename(session))
+            os.makedirs(self.log_link, exist_ok=True)
+            if os.path.islink(link):
+                os.unlink(link)
+            os.symlink(os.path.join(session, "logs"), link)
+            self._log_session = link
         except Exception:  # a missing log link must never stop a run
+            pass
+
+    def _keep_logs(self) -> None:
+        """Replace the link by a copy of the logs, which outlives Ray's temp folder."""
+        link = getattr(self, "_log_session", None)
+        if not link or not os.path.islink(link):
+            return
+        try:
+            import shutil
+
+            target = os.readlink(link)
+            os.unlink(link)
+            shutil.copytree(target, link, ignore_dangling_symlinks=True)
+        except Exception:  # best effort: the logs are a convenience
             pass
 
     def close(self) -> None:
@@ -220,6 +242,7 @@ class RayExecutor(Executor):
         self._queue.clear()
         if self._owns:
             _quietly(ray.shutdown)
+            self._keep_logs()
         self._ray = None
 
     # -- scheduling ----------------------------------------------------------------
