@@ -228,12 +228,24 @@ def format_summary(result: Any) -> str:
               help="Average metrics over this parameter (e.g. a dataset); shows how many values each covers.")
 @click.option("--pipeline", metavar="REF", help="Pipeline for metric objectives [default: the latest run's].")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a self-contained HTML page (tables, charts, run summary, failures) to FILE "
+                   "instead of printing; prints its path.")
 def report(root: str, catalog: str | None, nodes: tuple[str, ...], top_k: int, metrics: tuple[str, ...],
-           where: str | None, average_over: str | None, pipeline: str | None, fmt: str) -> None:
+           where: str | None, average_over: str | None, pipeline: str | None, fmt: str,
+           html_path: str | None) -> None:
     """Rank each node's results: Varied Basis, Constant Params, LUT and Top k (best first)."""
     from .api import catalog_path
     from .report import build_report, format_json, format_text
 
+    if html_path:
+        from .html_report import write_html_report
+
+        written = write_html_report(html_path, catalog_path(root, catalog), nodes=nodes, top_k=top_k,
+                                    metrics=metrics, where=where, average_over=average_over, pipeline=pipeline)
+        click.echo(f"{written.n_charts} charts, {written.size / 1e6:.1f} MB", err=True)
+        click.echo(written.path)
+        return
     result = build_report(catalog_path(root, catalog), nodes=nodes, top_k=top_k, metrics=metrics, where=where,
                           average_over=average_over, pipeline=pipeline)
     click.echo(format_json(result) if fmt == "json" else format_text(result))
@@ -294,6 +306,25 @@ def schema(root: str, catalog: str | None, fmt: str) -> None:
         head = f"{rel.kind} {rel.name}" + (f": {rel.comment}" if rel.comment else "")
         blocks.append("\n".join([head] + [f"    {c.ljust(width)}  {t}" for c, t in rel.columns]))
     click.echo("\n\n".join(blocks))
+
+
+@main.command()
+@_catalog_options
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the charts into.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "html"]), default="png", show_default=True,
+              help="png/svg rendered offline by vl-convert; html: one self-contained page per chart.")
+@click.option("--node", "nodes", multiple=True, metavar="NODE",
+              help="Chart this node (repeatable) [default: every node with metrics].")
+def plot(root: str, catalog: str | None, out: str, fmt: str, nodes: tuple[str, ...]) -> None:
+    """Write the report's charts as files: metrics vs parameters, vantage points, timeline, durations."""
+    from .api import catalog_path
+    from .charts import build_charts, save_charts
+
+    charts = build_charts(catalog_path(root, catalog), nodes=nodes)
+    for note in charts.notes:
+        click.echo(f"note: {note}", err=True)
+    for path in save_charts(charts.charts, out, fmt):
+        click.echo(path)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def parse_metric(text: str) -> tuple[str, str | None]:
 
 
 # -- the pipeline (for objectives) ------------------------------------------------------------
-def _load_pipeline(con: Any, catalog: str, pipeline: Any) -> tuple[Any, str | None, list[str]]:
+def pipeline_of(con: Any, catalog: str, pipeline: Any) -> tuple[Any, str | None, list[str]]:
     """(pipeline or None, its reference, notes)."""
     from .pipeline import Pipeline, load_pipeline
 
@@ -152,12 +152,12 @@ def _load_pipeline(con: Any, catalog: str, pipeline: Any) -> tuple[Any, str | No
 
 
 # -- choosing metrics ---------------------------------------------------------------------------------
-def _metric_name(column: str, node: str) -> str:
+def metric_name(column: str, node: str) -> str:
     prefix = f"metrics.{node}."
     return column[len(prefix):] if column.startswith(prefix) else column[len("metrics."):]
 
 
-def _find_metric(name: str, node: str, columns: list[str]) -> str | None:
+def find_metric(name: str, node: str, columns: list[str]) -> str | None:
     for cand in (f"metrics.{node}.{name}", name, f"metrics.{name}"):
         if cand in columns:
             return cand
@@ -179,7 +179,7 @@ def choose_metrics(node: str, columns: list[str], specs: list[dict[str, Any]] | 
     notes: list[str] = []
     known: dict[str, dict[str, Any]] = {}
     for spec in specs or []:
-        column = _find_metric(str(spec.get("metric", "")), node, columns)
+        column = find_metric(str(spec.get("metric", "")), node, columns)
         if column is None:
             notes.append(f"default_metrics names {spec.get('metric')!r}, which no {node} result has")
             continue
@@ -188,29 +188,29 @@ def choose_metrics(node: str, columns: list[str], specs: list[dict[str, Any]] | 
         ranking = []
         for text in override:
             name, objective = parse_metric(text)
-            column = _find_metric(name, node, columns)
+            column = find_metric(name, node, columns)
             if column is None:
-                short = [_metric_name(c, node) for c in columns]
+                short = [metric_name(c, node) for c in columns]
                 raise ReportError(f"--metric {name!r}: node {node!r} has no such metric{did_you_mean(name, short)}"
                                   f" (metrics: {', '.join(short) or 'none'})")
             if objective is None:
                 objective = str(known.get(column, {}).get("objective") or "maximize").lower()
                 if column not in known:
                     notes.append(f"no objective known for {name!r}: maximizing it (write {name}:min to minimize)")
-            ranking.append(Metric(column, _metric_name(column, node), OBJECTIVES.get(objective, "maximize"), True))
+            ranking.append(Metric(column, metric_name(column, node), OBJECTIVES.get(objective, "maximize"), True))
     else:
         primary = [c for c, s in known.items() if s.get("primary")]
         if known and not primary:
             primary = [next(iter(known))]
-            notes.append(f"default_metrics marks no metric primary: ranking by {_metric_name(primary[0], node)}")
+            notes.append(f"default_metrics marks no metric primary: ranking by {metric_name(primary[0], node)}")
         if not primary:
             primary = columns[:1]
             if specs is not None and columns:
-                notes.append(f"{node} declares no default_metrics: ranking by {_metric_name(columns[0], node)} "
+                notes.append(f"{node} declares no default_metrics: ranking by {metric_name(columns[0], node)} "
                              "(maximize); pass --metric NAME:min|max to choose")
             elif columns:
-                notes.append(f"ranking by the first metric, {_metric_name(columns[0], node)} (maximize)")
-        ranking = [Metric(c, _metric_name(c, node),
+                notes.append(f"ranking by the first metric, {metric_name(columns[0], node)} (maximize)")
+        ranking = [Metric(c, metric_name(c, node),
                           OBJECTIVES.get(str(known.get(c, {}).get("objective", "maximize")).lower(), "maximize"), True)
                    for c in primary]
     shown = {m.column: m for m in ranking}
@@ -220,7 +220,7 @@ def choose_metrics(node: str, columns: list[str], specs: list[dict[str, Any]] | 
         extra = columns if not specs else []
     for column in extra:
         if column not in shown:
-            shown[column] = Metric(column, _metric_name(column, node),
+            shown[column] = Metric(column, metric_name(column, node),
                                    OBJECTIVES.get(str(known.get(column, {}).get("objective", "maximize")).lower(),
                                                   "maximize"))
     return ranking, list(shown.values()), notes
@@ -241,7 +241,7 @@ def _param_column(key: str, columns: list[str]) -> str:
 
 
 # -- SQL ---------------------------------------------------------------------------------------------------
-def _order(ranking: list[Metric]) -> str:
+def order_by(ranking: list[Metric]) -> str:
     return "".join(f"{quote(m.column)} {'DESC' if m.objective == 'maximize' else 'ASC'} NULLS LAST, "
                    for m in ranking)
 
@@ -252,7 +252,7 @@ def _ranked_sql(view: str, where: str | None, ranking: list[Metric], metrics: li
     base = (f"base AS (\n    SELECT * FROM {quote(view)}\n    WHERE status = 'done' AND result_status = 'ok'"
             + (f"\n      AND ({where})" if where else "") + "\n)")
     if average is None:
-        return (f"WITH {base},\nranked AS (\n    SELECT row_number() OVER (ORDER BY {_order(ranking)}"
+        return (f"WITH {base},\nranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}"
                 "param_hashid NULLS LAST, job_id) AS rank, count(*) OVER () AS n_total, *\n    FROM base\n)")
     key = average[len("params."):]
     aggs = []
@@ -282,7 +282,7 @@ def _ranked_sql(view: str, where: str | None, ranking: list[Metric], metrics: li
             "list(b.job_id ORDER BY b.job_id) AS job_ids",
         ])
         + "\n    FROM base b LEFT JOIN sig s ON s.job_id = b.job_id\n    GROUP BY 1\n),\n"
-        f"ranked AS (\n    SELECT row_number() OVER (ORDER BY {_order(ranking)}td_letter_id(sig), sig) AS rank,\n"
+        f"ranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}td_letter_id(sig), sig) AS rank,\n"
         "        count(*) OVER () AS n_total, td_letter_id(sig) AS param_hashid, *\n    FROM grp\n)"
     )
 
@@ -397,7 +397,7 @@ def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top
         raise ReportError("--top-k must be at least 1")
     with open_catalog(catalog, timeout=timeout) as cat:
         con = cat.connection
-        pipe, ref, notes = _load_pipeline(con, cat.path, pipeline)
+        pipe, ref, notes = pipeline_of(con, cat.path, pipeline)
         if metrics and all(parse_metric(m)[1] for m in metrics):
             notes = []  # every objective was given: the pipeline is not needed for them
         all_nodes = cat.nodes()
@@ -452,7 +452,7 @@ def _block(title: str, mapping: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _format_column(values: list[Any]) -> tuple[list[str], bool]:
+def format_column(values: list[Any]) -> tuple[list[str], bool]:
     """Cells of one column, pandas-like: whole floats as ints, others to 6 decimals (common zeros trimmed)."""
     present = [v for v in values if v is not None]
     numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
@@ -482,7 +482,7 @@ def format_table(headers: list[str], rows: list[list[Any]], *, plain: int = 0) -
     columns, numeric = [], []
     for i in range(len(headers)):
         values = [r[i] for r in rows]
-        cells, is_num = _format_column(values) if i >= plain else ([str(v) for v in values], False)
+        cells, is_num = format_column(values) if i >= plain else ([str(v) for v in values], False)
         columns.append(cells)
         numeric.append(is_num)
     widths = [max([len(h) + is_num] + [len(c) for c in col]) for h, col, is_num in zip(headers, columns, numeric)]

@@ -27,3 +27,8 @@ trackdag run \
 # LUT and the Top 8 / 8 table, ranked by accuracy (maximize) then
 # hamming_distance (minimize), best first.
 trackdag report --root="${EVAL_DPATH}" --node=stage1_evaluate --top-k=8
+
+# The same report as one self-contained HTML page (tables, charts, run summary,
+# failures) that opens offline in any browser.
+REPORT_HTML=$(trackdag report --root="${EVAL_DPATH}" --html="${EVAL_DPATH}/report.html")
+echo "HTML report: ${REPORT_HTML}"
