@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from test_charts import label_catalog, label_pipeline, run_demo
+from conftest import label_catalog, label_pipeline, run_demo
 from trackdag.html_report import build_html_report, write_html_report
 
 ARTIFACTS = Path(os.environ.get("TRACKDAG_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")

@@ -2,72 +2,16 @@
 import itertools
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import label_catalog, label_pipeline, run_demo
 from trackdag.charts import LIMITS, Limits, build_charts, labels_collide, pack_lanes, pareto_front, save_charts
 from trackdag.cli import main
 from trackdag.report import build_report
 from trackdag.sweep import run
-
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
-DEMO_PARAMS = """
-    pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
-    matrix:
-        stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
-        stage1_predict.param1: [123, 456, 32, 33]
-        stage1_evaluate.workers: 4
-"""
-
-
-def run_demo(folder: Path, workers: int = 2) -> Path:
-    """The demo pipeline run for real (local backend) in a copy of examples/demo; returns its root."""
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("pipeline_output", "__pycache__"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)  # the pipeline module is found in the current directory, as in the README
-        res = run(DEMO_PARAMS, root=folder / "pipeline_output", backend="local", workers=workers,
-                  cwd=str(folder))
-    assert res.exit_code == 0
-    return folder / "pipeline_output"
-
-
-LABEL_TOOL = """
-import json, sys
-args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
-x = float(args["x"])
-if args["x"] == args["fail_at"]:
-    print("tool: <img src=x onerror=alert(2)> failing on purpose", file=sys.stderr)
-    sys.exit(1)
-json.dump({"score": x / 10 + len(args["label"]) / 100, "<i>odd</i>": x}, open(args["out"], "w"))
-"""
-
-
-def label_pipeline(folder: Path):
-    """One node 'ev' (params: label, a string; x, a number; fail_at) scored from its params."""
-    import shlex
-    import sys
-
-    from trackdag.node import ProcessNode
-    from trackdag.pipeline import Pipeline
-
-    tool = folder / "label_tool.py"
-    tool.write_text(LABEL_TOOL)
-    node = ProcessNode(name="ev", executable=f"{shlex.quote(sys.executable)} {shlex.quote(str(tool))}",
-                       out_paths={"out": "out.json"}, algo_params={"label": "", "x": 0, "fail_at": "none"},
-                       default_metrics=[{"metric": "score", "objective": "maximize", "primary": True,
-                                         "display": True}])
-    return Pipeline([node])
-
-
-def label_catalog(folder: Path, labels, xs, fail_at="none") -> Path:
-    """A finished sweep of ``label_pipeline`` over labels x xs (jobs with x == fail_at fail)."""
-    run({"ev.label": list(labels), "ev.x": list(xs), "ev.fail_at": fail_at}, pipeline=label_pipeline(folder),
-        root=folder / "out", backend="local", workers=2)
-    return folder / "out"
-
 
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory):

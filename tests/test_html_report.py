@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from test_charts import label_catalog, label_pipeline, run_demo
+from conftest import label_catalog, label_pipeline, run_demo
 from trackdag.cli import main
 from trackdag.html_report import build_html_report, vega_bundle, write_html_report
 from trackdag.report import build_report

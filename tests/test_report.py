@@ -1,7 +1,6 @@
 """report: the seed's four blocks, ranking (both objectives, ties), average-over, fallbacks, the demo's numbers."""
 import json
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from trackdag.errors import ReportError
 from trackdag.ids import letter_id
 from trackdag.node import ProcessNode
 from trackdag.pipeline import Pipeline
+from conftest import run_demo
 from trackdag.report import build_report, format_json, format_text
 from trackdag.sweep import run
 
@@ -187,19 +187,9 @@ def test_report_errors_are_one_clear_line(tmp_path, ml_root):
     assert rep.nodes[0].n_rows == 0 and "No evaluate results to report (after the filter)" in format_text(rep)
 
 
-def test_the_demo_report_matches_the_outputs_on_disk(tmp_path, monkeypatch):
+def test_the_demo_report_matches_the_outputs_on_disk(tmp_path):
     folder = tmp_path / "demo"
-    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("pipeline_output", "__pycache__"))
-    monkeypatch.chdir(folder)
-    params = """
-        pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
-        matrix:
-            stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
-            stage1_predict.param1: [123, 456, 32, 33]
-            stage1_evaluate.workers: 4
-    """
-    res = run(params, root=folder / "pipeline_output", backend="local", workers=4, cwd=str(folder))
-    assert res.exit_code == 0
+    run_demo(folder, workers=4)
     rep = build_report(folder / "pipeline_output")  # objectives from the run's pipeline_ref
     assert rep.pipeline == "example_user_module.pipelines.my_demo_pipeline()" and rep.notes == []
     (node,) = rep.nodes
