@@ -153,3 +153,23 @@ def test_a_version_one_catalog_is_upgraded_to_results(tmp_path, src):
     assert cat.query("SELECT result_status FROM jobs WHERE job_id = ?", [job_id]) == [("ok",)]
     assert cat.query("SELECT key, value_num, value_text FROM results ORDER BY key") == [
         ("context.predict.tag", None, "x"), ("metrics.predict.acc", 0.5, None)]
+
+
+def test_a_reader_holding_the_catalog_delays_a_flush_without_losing_it(tmp_path, src):
+    from trackdag.execute.scheduler import FLUSH_SECONDS, Recorder
+
+    cat, p, _ = _register(tmp_path, src, [{"predict.src": str(src)}])
+    job_id = next(iter(p.jobs))
+    blocked = Catalog(cat.path, timeout=0.2)
+    recorder = Recorder(blocked, "r1")
+    recorder.state(job_id, "running", started=time.time(), attempts=1)
+    proc = _holder(cat.path, 30)
+    try:
+        recorder._last -= FLUSH_SECONDS
+        recorder.maybe_flush()  # the lock is held: no exception, the batch is kept
+        assert recorder.delayed == 1 and len(recorder.states) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    recorder.flush()
+    assert cat.query("SELECT status FROM jobs WHERE job_id = ?", [job_id]) == [("running",)]

@@ -176,6 +176,7 @@ class RayExecutor(Executor):
             # -> cancel every job cleanly) must stay in charge.
             saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
             common = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+            self._owns = True  # even a Ctrl-C during init must end in ray.shutdown()
             try:
                 if self.address:
                     ray.init(address=self.address, **common)
@@ -192,7 +193,6 @@ class RayExecutor(Executor):
                     for sig, handler in saved.items():
                         if handler is not None:
                             signal.signal(sig, handler)
-            self._owns = True
             self._link_logs()
         self._actor_cls = _make_actor_class(ray)
 

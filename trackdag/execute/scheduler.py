@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..errors import CatalogLockedError
 from ..layout import INVOKE, STDERR
 from .base import Executor, JobSpec, Outcome
 
@@ -76,6 +77,8 @@ class Recorder:
         self.attempts: list[dict[str, Any]] = []
         #: (job_id, result row or None, error or None) of jobs that finished
         self.results: list[tuple[str, Any, str | None]] = []
+        #: flushes put off because another process held the catalog
+        self.delayed = 0
         self._last = time.monotonic()
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
@@ -95,8 +98,17 @@ class Recorder:
             self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
     def maybe_flush(self) -> None:
+        """Flush if a second has passed; a catalog locked by a reader only delays it.
+
+        A notebook holding the catalog open must not abort a run: the batch
+        stays buffered and goes in with the next flush.
+        """
         if time.monotonic() - self._last >= FLUSH_SECONDS:
-            self.flush()
+            try:
+                self.flush()
+            except CatalogLockedError:
+                self.delayed += 1
+                self._last = time.monotonic()
 
     def flush(self) -> None:
         if self.catalog is not None and (self.states or self.attempts or self.results):
