@@ -96,20 +96,14 @@ class Executor(abc.ABC):
     def wait(self, timeout: float) -> list[Outcome]:
         """Return outcomes that finished, waiting at most ``timeout`` seconds for the first."""
 
+    @abc.abstractmethod
     def take_started(self) -> list[str]:
         """Job ids that actually started since the last call.
 
-        Backends that queue jobs internally (Ray waits for an actor with the
-        right resources) report here when a job leaves the queue; the default
-        says every submitted job started at once.
+        A backend that queues jobs internally (Ray waits for an actor with
+        the right resources) reports a job here when it leaves that queue,
+        so the catalog says 'queued' until then and 'running' after.
         """
-        started, self._submitted = getattr(self, "_submitted", []), []
-        return started
-
-    def note_submitted(self, job_id: str) -> None:
-        if not hasattr(self, "_submitted"):
-            self._submitted: list[str] = []
-        self._submitted.append(job_id)
 
     @abc.abstractmethod
     def cancel(self) -> None:

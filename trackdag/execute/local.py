@@ -27,6 +27,7 @@ class LocalExecutor(Executor):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: cf.ThreadPoolExecutor | None = None
         self._futures: dict[cf.Future, JobSpec] = {}
+        self._started: list[str] = []
         self.table = ProcessTable()
 
     @property
@@ -39,7 +40,11 @@ class LocalExecutor(Executor):
     def submit(self, spec: JobSpec) -> None:
         assert self._pool is not None, "start() first"
         self._futures[self._pool.submit(run_job, spec, self.table)] = spec
-        self.note_submitted(spec.job_id)  # the pool never holds more than `workers`: it starts now
+        self._started.append(spec.job_id)  # the driver never submits more than `workers`: it starts now
+
+    def take_started(self) -> list[str]:
+        started, self._started = self._started, []
+        return started
 
     def wait(self, timeout: float) -> list[Outcome]:
         if not self._futures:
