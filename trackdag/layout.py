@@ -150,12 +150,15 @@ def read_running(folder: "str | os.PathLike") -> dict[str, Any] | None:
     return read_record(folder, RUNNING)
 
 
-def is_done(job: Job) -> bool:
-    """A job is done when its done record names its full id and its outputs exist."""
-    record = read_done(job.folder)
+def is_done(job: Job, record: dict[str, Any] | None = None) -> bool:
+    """A job is done when its done record names its full id and its outputs exist.
+
+    ``record`` is the folder's done record when the caller already read it.
+    """
+    record = read_done(job.folder) if record is None else record
     if record is None or record.get("job_id") != job.job_id:
         return False
-    return all(os.path.exists(p) for p in job.outputs.values())
+    return not missing_outputs(job.outputs)
 
 
 def missing_outputs(outputs: Mapping[str, str]) -> list[str]:

@@ -33,7 +33,7 @@ from typing import Any, Callable
 from . import __version__
 from .api import catalog_path
 from .errors import ExecutionError, ParamsError, PlanError
-from .layout import CONFIG, read_config_id, read_done, write_job_folder
+from .layout import is_done, read_config_id, read_done, write_job_folder
 from .matrix import ParamsSpec, expand, load_params
 from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
@@ -104,9 +104,7 @@ def disk_state(job: Job) -> str:
     if owner is not None and owner != job.job_id:
         raise PlanError(f"short id collision: {job.folder} holds job {owner}, not {job.job_id}; "
                         f"move that folder away or use another --root")
-    if record and all(os.path.exists(p) for p in job.outputs.values()):
-        return "done"
-    return "planned"
+    return "done" if record and is_done(job, record) else "planned"
 
 
 def dry_run(prepared: Prepared, *, skip_existing: bool = True) -> DryRun:
@@ -275,4 +273,4 @@ def _user() -> str | None:
         return None
 
 
-__all__ = ["prepare", "dry_run", "run", "disk_state", "Prepared", "DryRun", "RunResult", "CONFIG"]
+__all__ = ["prepare", "dry_run", "run", "disk_state", "Prepared", "DryRun", "RunResult"]

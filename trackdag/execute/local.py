@@ -62,9 +62,6 @@ class LocalExecutor(Executor):
                                         error=f"internal error: {type(exc).__name__}: {exc}"))
         return outcomes
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._futures)
 
     def cancel(self) -> None:
         self.table.terminate_all()

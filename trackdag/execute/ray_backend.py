@@ -409,9 +409,6 @@ class RayExecutor(Executor):
                                            socket.gethostname(), error="cancelled"))
             del self._inflight[ref]
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._inflight) + len(self._queue)
 
 
 def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
