@@ -30,8 +30,8 @@ report says so.
 Example:
     >>> parse_metric('hamming_distance:min')
     ('hamming_distance', 'minimize')
-    >>> format_value('README.rst'), format_value(123)
-    ("'README.rst'", '123')
+    >>> format_value('README.rst'), format_value(123), format_value([1, 'a'])
+    ('README.rst', '123', '[1, "a"]')
 """
 from __future__ import annotations
 
@@ -226,12 +226,17 @@ def choose_metrics(node: str, columns: list[str], specs: list[dict[str, Any]] | 
     return ranking, list(shown.values()), notes
 
 
-def _param_column(key: str, columns: list[str]) -> str:
-    """``--average-over`` value -> a ``params.`` column: full name, ``node.key`` or a unique ``key``."""
+def _param_matches(key: str, columns: list[str]) -> list[str]:
+    """The ``params.`` columns ``key`` may mean: its full name, ``node.key``, or any ending in ``.key``."""
     for cand in (key, f"params.{key}"):
         if cand in columns:
-            return cand
-    matches = [c for c in columns if c.endswith("." + key)]
+            return [cand]
+    return [c for c in columns if c.endswith("." + key)]
+
+
+def _param_column(key: str, columns: list[str]) -> str:
+    """``--average-over`` value -> a ``params.`` column: full name, ``node.key`` or a unique ``key``."""
+    matches = _param_matches(key, columns)
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -246,14 +251,13 @@ def order_by(ranking: list[Metric]) -> str:
                    for m in ranking)
 
 
-def _ranked_sql(view: str, where: str | None, ranking: list[Metric], metrics: list[Metric],
-                params: list[str], metric_types: dict[str, str], average: str | None) -> str:
-    """The CTEs ending in ``ranked``: every reported row with its rank and the total count."""
+def _base_sql(view: str, where: str | None, metrics: list[Metric], params: list[str],
+              metric_types: dict[str, str], average: str | None) -> str:
+    """``WITH base AS (the reported rows)``, and for ``average`` the CTEs ending in ``grp`` (one row per group)."""
     base = (f"base AS (\n    SELECT * FROM {quote(view)}\n    WHERE status = 'done' AND result_status = 'ok'"
             + (f"\n      AND ({where})" if where else "") + "\n)")
     if average is None:
-        return (f"WITH {base},\nranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}"
-                "param_hashid NULLS LAST, job_id) AS rank, count(*) OVER () AS n_total, *\n    FROM base\n)")
+        return f"WITH {base}"
     key = average[len("params."):]
     aggs = []
     for m in metrics:
@@ -281,25 +285,52 @@ def _ranked_sql(view: str, where: str | None, ranking: list[Metric], metrics: li
             f"list(DISTINCT to_json(b.{avg_col})) AS covers",
             "list(b.job_id ORDER BY b.job_id) AS job_ids",
         ])
-        + "\n    FROM base b LEFT JOIN sig s ON s.job_id = b.job_id\n    GROUP BY 1\n),\n"
-        f"ranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}td_letter_id(sig), sig) AS rank,\n"
-        "        count(*) OVER () AS n_total, td_letter_id(sig) AS param_hashid, *\n    FROM grp\n)"
+        + "\n    FROM base b LEFT JOIN sig s ON s.job_id = b.job_id\n    GROUP BY 1\n)"
     )
+
+
+def _ranked_sql(groups: str, ranking: list[Metric], averaged: bool) -> str:
+    """The CTEs ending in ``ranked``: every reported row (or averaged group) with its rank and the total count.
+
+    ``groups`` is :func:`_base_sql`'s answer; for an averaged report its
+    groups are named by ``td_sig_ids`` (see :func:`_register_sig_ids`).
+    """
+    if not averaged:
+        return (f"{groups},\nranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}"
+                "param_hashid NULLS LAST, job_id) AS rank, count(*) OVER () AS n_total, *\n    FROM base\n)")
+    return (
+        f"{groups},\n"
+        f"named AS (\n    SELECT i.param_hashid, g.* FROM grp g JOIN {SIG_IDS} i ON i.sig = g.sig\n),\n"
+        f"ranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}param_hashid, sig) AS rank,\n"
+        "        count(*) OVER () AS n_total, *\n    FROM named\n)"
+    )
+
+
+#: the Arrow table of group signature -> param_hashid an averaged report joins in
+SIG_IDS = "td_sig_ids"
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _register_udf(con: Any) -> None:
+def _register_sig_ids(con: Any, groups: str, where: str | None) -> None:
+    """Register ``td_sig_ids``: the param_hashid of every group signature of an averaged report.
+
+    A group's hashid is :func:`trackdag.ids.letter_id` of its parameters, so it
+    is computed here, in Python, and joined in as an Arrow table.  (A Python
+    UDF would need numpy, which is not a dependency, and can be registered
+    only once per connection.)
+    """
+    import pyarrow as pa
+
     from .ids import letter_id
 
-    try:
-        con.create_function("td_letter_id", lambda s: letter_id(json.loads(s)), ["VARCHAR"], "VARCHAR",
-                            side_effects=False)
-    except Exception as exc:  # already registered on this connection
-        if "already exists" not in str(exc):
-            raise
+    sigs = [r[0] for r in _run(con, f"{groups}\nSELECT DISTINCT sig FROM grp", where)]
+    con.register(SIG_IDS, pa.table({
+        "sig": pa.array(sigs, pa.string()),
+        "param_hashid": pa.array([letter_id(json.loads(s)) for s in sigs], pa.string()),
+    }))
 
 
 def _run(con: Any, sql: str, where: str | None) -> list[tuple]:
@@ -329,8 +360,21 @@ def node_report(con: Any, node: str, *, specs: list[dict[str, Any]] | None, top_
     shown_params = [p for p in params if p != average]
     if not metric_cols:
         notes.append(f"no {node} job has recorded metrics")
-    ranked = _ranked_sql(view, where, ranking, display, params, types, average)
-    _register_udf(con)
+    groups = _base_sql(view, where, display, params, types, average)
+    ranked = _ranked_sql(groups, ranking, average is not None)
+    if average is None:
+        return _node_rows(con, node, view, ranked, ranking, display, shown_params, top_k, where, None, notes)
+    _register_sig_ids(con, groups, where)
+    try:
+        return _node_rows(con, node, view, ranked, ranking, display, shown_params, top_k, where, average, notes)
+    finally:
+        con.unregister(SIG_IDS)
+
+
+def _node_rows(con: Any, node: str, view: str, ranked: str, ranking: list[Metric], display: list[Metric],
+               shown_params: list[str], top_k: int, where: str | None, average: str | None,
+               notes: list[str]) -> NodeReport:
+    """Run the ranked SQL of :func:`node_report` and shape its answer."""
     extra = ", n_values, n_rows, covers, job_ids" if average else ", job_id, short_id, folder"
     cols = "".join(f", {quote(m.column)}" for m in display) + "".join(
         f", to_json({quote(p)})" for p in shown_params)
@@ -423,14 +467,35 @@ def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top
                     specs = pipe.nodes[node].metric_specs()
                 else:
                     node_notes.append(f"the pipeline {ref!r} has no node {node!r}: objectives unknown")
+            average = average_over
+            if average_over and len(chosen) > 1 and not _has_param(con, node, average_over):
+                # several nodes: the one without the parameter is reported as it is, and says so
+                node_notes.append(f"{node} has no parameter {average_over!r}: not averaged")
+                average = None
             reports.append(node_report(con, node, specs=specs, top_k=top_k, metrics=metrics, where=where,
-                                       average_over=average_over, notes=node_notes))
+                                       average_over=average, notes=node_notes))
+        if average_over and reports and all(r.average_over is None for r in reports):
+            node_report(con, chosen[0], specs=None, average_over=average_over)  # raises: no such parameter
         return Report(cat.path, ref, reports, notes)
+
+
+def _has_param(con: Any, node: str, key: str) -> bool:
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {quote(result_view_name(node))}").fetchall()
+               if r[0].startswith("params.")]
+    return bool(_param_matches(key, columns))
 
 
 # -- text layout (the seed's) ----------------------------------------------------------------------
 def format_value(value: Any) -> str:
-    """A value as the seed prints it (Python literals: quoted strings, bare numbers)."""
+    """A value as the report shows it: strings as they are (``README.rst``, not ``'README.rst'``),
+    numbers, booleans and None as Python prints them, lists and mappings as JSON.
+
+    ``--format json`` keeps the types for programs; this is for people.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return repr(value)
 
 
