@@ -438,9 +438,9 @@ def test_exclude_matches_literal_list_values():
 
 def test_matching_is_type_strict():
     # 1 and true are different values (as in job ids): the include does not
-    # match, so it becomes a standalone row.
+    # match, so it becomes a standalone row.  (`on` is a string in YAML 1.2.)
     text = "matrix: {a.x: [1, 2]}\ninclude: [{a.x: true, a.y: on}]"
-    assert rows_of(text) == [{"a.x": 1}, {"a.x": 2}, {"a.x": True, "a.y": True}]
+    assert rows_of(text) == [{"a.x": 1}, {"a.x": 2}, {"a.x": True, "a.y": "on"}]
 
 
 def test_dedup_across_matrices():
@@ -644,7 +644,8 @@ def test_many_rows_are_fast():
 
 def test_invalid_yaml_names_line():
     message = error_of("a.x: 1\na.y: 2\nb.z: c: d\n")
-    assert message == "--params: invalid YAML at line 3: mapping values are not allowed here"
+    # libyaml says "... in this context", pure-Python PyYAML "... here"
+    assert message.startswith("--params: invalid YAML at line 3: mapping values are not allowed")
 
 
 def test_invalid_yaml_in_file_names_file(tmp_path):
@@ -724,8 +725,8 @@ def test_nested_matrices_rejected():
     ("", "--params: the params are empty"),
     ("missing.yaml", "--params: expected a mapping or a list of matrix specs, got a string "
                      "'missing.yaml' (no file of that name exists)"),
-    ("a.when: 2024-01-02", "--params: 'a.when': value datetime.date(2024, 1, 2) (date) is not "
-                           "a plain YAML/JSON value; quote it"),
+    ("a.when: !!binary aGVsbG8=", "--params: 'a.when': value b'hello' (bytes) is not "
+                                  "a plain YAML/JSON value; quote it"),
     ("a.x: .nan", "--params: 'a.x': nan cannot be part of a job id"),
     ("matrix: {a.x: 1, include: [{a.y: 1}]}\ninclude: [{a.y: 2}]",
      "--params: 'include' is written both inside 'matrix' and next to it"),
@@ -761,8 +762,8 @@ def test_invalid_yaml_in_included_file_names_that_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("- a\n- b: c: d\n")
     path = tmp_path / "p.yaml"
     path.write_text("a.x: [{__include__: bad.yaml}]\n")
-    assert error_of(path) == f"{tmp_path / 'bad.yaml'}: invalid YAML at line 2: " \
-                             "mapping values are not allowed here"
+    assert error_of(path).startswith(f"{tmp_path / 'bad.yaml'}: invalid YAML at line 2: "
+                                     "mapping values are not allowed")
 
 
 def test_missing_params_path_object(tmp_path):

@@ -38,6 +38,7 @@ from typing import Any, Iterator, NoReturn
 
 import yaml
 
+from . import yaml12
 from .errors import ParamsError, did_you_mean
 from .ids import canonical_json
 
@@ -68,24 +69,6 @@ class ParamsSpec:
     base_dir: Path  #: where relative ``__include__`` paths resolve
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.safe_load`` semantics, but a repeated key (a second ``include:``
-    or ``a.x:``) is an error instead of silently replacing the first one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *anchor` may legitimately repeat keys
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) or key is None:
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     if len({k for k, _ in pairs}) != len(pairs):
         raise ValueError("duplicate key")  # re-parsed as YAML, which names the line
@@ -99,13 +82,13 @@ def _parse_text(text: str, source: str) -> Any:
     {'a.x': [1, 2]}
     """
     if text.lstrip().startswith(("{", "[")):
-        # JSON first: YAML 1.1 rejects tab-indented JSON and reads 1e5 as a string.
+        # JSON first: it is faster, and YAML rejects tab-indented JSON.
         try:
             return json.loads(text, object_pairs_hook=_no_duplicates)
         except ValueError:
             pass  # flow-style YAML such as `{a.x: [1, 2]}` is not JSON
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml12.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
