@@ -156,3 +156,35 @@ def test_yaml_pipeline_syntax_error_names_line(tmp_path):
     bad.write_text("nodes:\n  a: {executable: echo\n  b: x\n")
     with pytest.raises(PipelineError, match=r"bad.yaml: invalid YAML at line \d"):
         load_pipeline(str(bad))
+
+
+# -- which nodes produce results (issue 8.3) -----------------------------------
+def _chain(**extra):
+    train = ProcessNode(name="train", executable="t", out_paths={"model": "model.json"}, **extra.get("train", {}))
+    evaluate = ProcessNode(name="evaluate", executable="e", in_paths={"model"}, out_paths={"out": "m.json"},
+                           **extra.get("evaluate", {}))
+    report = ProcessNode(name="plot", executable="p", in_paths={"model"}, out_paths={"png": "plot.png"})
+    train.outputs["model"].connect(evaluate.inputs["model"])
+    train.outputs["model"].connect(report.inputs["model"])
+    return Pipeline([train, evaluate, report])
+
+
+def test_without_declarations_the_json_leaves_are_the_results():
+    # train's model.json is an input of others: not an evaluation; plot.png is not JSON
+    assert _chain().result_nodes == {"evaluate"}
+
+
+def test_declared_nodes_are_the_results_and_only_them():
+    declared = {"default_metrics": [{"metric": "loss", "objective": "minimize"}]}
+    assert _chain(train=declared).result_nodes == {"train"}
+    assert _chain(train={"load_result": lambda d: None}, evaluate=declared).result_nodes == {"train", "evaluate"}
+
+    class Scored(ProcessNode):
+        name = "scored"
+        executable = "s"
+        out_paths = {"o": "o.txt"}
+
+        def default_metrics(self):
+            return []
+
+    assert Pipeline([Scored()]).result_nodes == {"scored"}

@@ -38,8 +38,10 @@ def _picky_loader(job_dpath):
 
 
 def _pipeline(tmp_path: Path, load_result=None) -> Pipeline:
+    # ev is not a leaf: it declares metrics (default_metrics) to be a result node
     first = ProcessNode(name="ev", executable=_tool(tmp_path), out_paths={"out": "out.json"},
-                        algo_params={"p": 1}, load_result=load_result)
+                        algo_params={"p": 1}, load_result=load_result,
+                        default_metrics=[{"metric": "score", "objective": "maximize", "primary": True}])
     after = ProcessNode(name="after", executable="true", in_paths={"src"}, out_paths={"dir": "."})
     first.outputs["out"].connect(after.inputs["src"])
     return Pipeline([first, after])

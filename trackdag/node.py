@@ -194,6 +194,11 @@ class ProcessNode:
         """True when the user supplied ``load_result`` (subclass or constructor)."""
         return "load_result" in self.__dict__ or type(self).load_result is not ProcessNode.load_result
 
+    @property
+    def declares_metrics(self) -> bool:
+        """True when the node says what its metrics are (``default_metrics``, even an empty list)."""
+        return hasattr(self, "_default_metrics_override") or getattr(self, "default_metrics", None) is not None
+
     def metric_specs(self) -> list[dict[str, Any]]:
         """``default_metrics`` as a list of dicts, whether it was a method or a list."""
         if hasattr(self, "_default_metrics_override"):

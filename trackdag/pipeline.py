@@ -25,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -60,6 +61,9 @@ class Pipeline:
         #: the sys.path entry the pipeline's module came from (exported as
         #: PYTHONPATH by invoke.sh so `python -m pkg.mod` commands work)
         self.import_dir: str | None = None
+        #: the folder of the pipeline's file (YAML, .py or the module's): relative
+        #: program paths in commands are looked up there after the launch directory
+        self.source_dir: str | None = None
         self.nodes: dict[str, ProcessNode] = {}
         for node in node_list:
             if not isinstance(node, ProcessNode):
@@ -182,6 +186,23 @@ class Pipeline:
                     stack.append(src)
         return [n for n in self.order if n in found]
 
+    @functools.cached_property
+    def result_nodes(self) -> frozenset[str]:
+        """The nodes whose done jobs get a result row (see :mod:`trackdag.results`).
+
+        Results come from the nodes that produce them: every node that
+        declares ``load_result`` or ``default_metrics``; when no node declares
+        either, the leaf nodes (no other node reads their outputs) whose
+        primary output is a JSON file.  A ``train`` node writing its model as
+        JSON is therefore not an evaluation.
+        """
+        declared = {n for n, node in self.nodes.items() if node.has_load_result or node.declares_metrics}
+        if declared:
+            return frozenset(declared)
+        fed = {p for parents in self.parents.values() for p in parents}
+        return frozenset(n for n, node in self.nodes.items() if n not in fed and node.primary_out_key
+                         and str(node.out_paths.get(node.primary_out_key, "")).endswith(".json"))
+
     def _config_sources(self, name: str) -> set[str]:
         node = self.nodes[name]
         return {s.node.name for p in node.in_paths for s in node.inputs[p].sources}
@@ -236,17 +257,21 @@ def load_pipeline(ref: "str | os.PathLike | Pipeline", *, base_dir: "str | os.Pa
         path, _, expr = text.partition("::")
         module, import_dir = _import_file(_find_file(path, base_dir, text))
         pipeline = _evaluate(module, expr or "", text)
+        source_dir: str | None = import_dir
     elif text.endswith((".yaml", ".yml", ".json")):
         from .pipeline_yaml import load_yaml_pipeline
 
-        pipeline = load_yaml_pipeline(_find_file(text, base_dir, text))
-        pipeline.ref = text
-        return pipeline
+        found = _find_file(text, base_dir, text)
+        pipeline = load_yaml_pipeline(found)
+        import_dir = source_dir = str(found.parent)  # its load_result modules live beside it
     else:
         module, expr, import_dir = _import_longest_prefix(text)
         pipeline = _evaluate(module, expr, text)
+        file = getattr(module, "__file__", None)
+        source_dir = str(Path(file).resolve().parent) if file else None
     pipeline.ref = text
     pipeline.import_dir = import_dir
+    pipeline.source_dir = source_dir
     return pipeline
 
 

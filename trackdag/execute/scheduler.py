@@ -120,7 +120,11 @@ class Recorder:
 def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | None = None) -> JobSpec:
     """The frozen spec a worker needs for one attempt of ``job``."""
     node = plan.pipeline.nodes[job.node]
-    primary = job.outputs.get(node.primary_out_key) if node.primary_out_key else None
+    # Only result nodes (Pipeline.result_nodes) read a result; without a
+    # loader and a primary output the worker records "no result".
+    primary = None
+    if job.node in plan.pipeline.result_nodes and node.primary_out_key:
+        primary = job.outputs.get(node.primary_out_key)
     return JobSpec(job.job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
                    dict(job.outputs), dict(node.resources), attempt,
                    load_result=node.load_result if node.has_load_result else None, primary_output=primary,
@@ -141,6 +145,9 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     unstarted stay ``planned`` for the next run.  Ctrl-C (KeyboardInterrupt)
     cancels every running job and marks it cancelled.  ``env`` is added to
     every job's environment (on Ray, jobs otherwise see the worker's).
+
+    The caller starts the executor before and closes it after (see
+    :func:`trackdag.sweep.run`): with nothing to run, none is started.
     """
     attempts_before = attempts_before or {}
     counts = Counts(cached=cached)
@@ -200,7 +207,6 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
         emit(outcome.status, job_id, outcome)
 
     try:
-        executor.start()
         while pending:
             while ready and not stop_submitting and len(running) < executor.capacity:
                 job_id = ready.popleft()
@@ -240,8 +246,5 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             counts.cancelled += 1
         counts.not_started = len(pending) - len(running)
     finally:
-        try:
-            executor.close()
-        finally:
-            recorder.flush()
+        recorder.flush()
     return result
