@@ -17,13 +17,20 @@ No Python is needed to describe a pipeline of shell programs::
         out_paths: {out_fpath: eval.json}
         default_metrics:
           - {metric: accuracy, objective: maximize, primary: true}
-        load_result: mypkg.results:load_eval   # optional: 'module:function'
+        load_result: results.py::load_eval      # optional: 'file.py::function' or 'module:function'
     edges:
       - predict.dst_fpath -> evaluate.pred_fpath      # output -> input
       - predict.src_fpath -> evaluate.true_fpath      # input -> input (forward)
 
 An edge end may also be spelled ``node.outputs.name`` / ``node.inputs.name``
 when a node has an input and an output with the same name.
+
+``load_result`` is ``file.py::function`` (the file relative to the YAML
+file's folder) or ``module:function`` (a module importable from the YAML
+file's folder or ``sys.path``).  Relative program paths in ``executable``
+(``python train.py``) are found in the launch directory, then in the YAML
+file's folder (see :func:`trackdag.plan.absolute_programs`).  Numbers and
+booleans follow YAML 1.2 (:mod:`trackdag.yaml12`).
 
 Example:
     >>> p = pipeline_from_dict({'nodes': {'a': {'executable': 'echo', 'out_paths': {'x': 'x.txt'}},
@@ -52,18 +59,20 @@ def load_yaml_pipeline(path: "str | Path") -> Pipeline:
     """Read a pipeline file; every problem in it is reported together."""
     import yaml
 
+    from . import yaml12
+
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml12.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         raise PipelineError(f"{path}: invalid YAML{line}: {getattr(exc, 'problem', exc)}") from None
-    return pipeline_from_dict(data, source=str(path))
+    return pipeline_from_dict(data, source=str(path), base_dir=path.resolve().parent)
 
 
-def pipeline_from_dict(data: Any, *, source: str = "pipeline") -> Pipeline:
-    """Build a :class:`Pipeline` from the parsed YAML structure."""
+def pipeline_from_dict(data: Any, *, source: str = "pipeline", base_dir: "str | Path | None" = None) -> Pipeline:
+    """Build a :class:`Pipeline` from the parsed YAML structure (``base_dir``: where ``load_result`` files are)."""
     problems: list[str] = []
     if not isinstance(data, Mapping) or not isinstance(data.get("nodes"), Mapping):
         raise PipelineError(f"{source}: expected a mapping with 'nodes:' (node name -> fields) and optional 'edges:'")
@@ -81,7 +90,7 @@ def pipeline_from_dict(data: Any, *, source: str = "pipeline") -> Pipeline:
                 problems.append(f"node {name!r}: unknown field {key!r}" + did_you_mean(str(key), NODE_FIELDS))
             elif key == "load_result":
                 try:
-                    kwargs[key] = _import_callable(value)
+                    kwargs[key] = _import_callable(value, base_dir)
                 except PipelineError as exc:
                     problems.append(f"node {name!r}: {exc}")
             else:
@@ -134,11 +143,29 @@ def _connect(edge: Any, nodes: Mapping[str, ProcessNode]) -> str | None:
     return None
 
 
-def _import_callable(ref: Any) -> Any:
-    if not isinstance(ref, str) or ":" not in ref:
-        raise PipelineError(f"load_result {ref!r} must be 'module:function'")
-    modname, _, attr = ref.partition(":")
-    try:
-        return getattr(importlib.import_module(modname), attr)
-    except (ImportError, AttributeError) as exc:
-        raise PipelineError(f"load_result {ref!r} cannot be imported: {exc}") from None
+def _import_callable(ref: Any, base_dir: "str | Path | None" = None) -> Any:
+    """``file.py::function`` (relative to ``base_dir``) or ``module:function`` (``base_dir`` searched first)."""
+    import sys
+
+    if isinstance(ref, str) and "::" in ref:
+        from .pipeline import _import_file
+
+        file, _, attr = ref.partition("::")
+        path = Path(base_dir or ".") / file
+        if not path.is_file():
+            raise PipelineError(f"load_result {ref!r}: file {str(path)!r} not found")
+        module, _ = _import_file(path.resolve())
+    elif isinstance(ref, str) and ":" in ref:
+        modname, _, attr = ref.partition(":")
+        if base_dir is not None and str(base_dir) not in sys.path:
+            sys.path.insert(0, str(base_dir))
+        try:
+            module = importlib.import_module(modname)
+        except ImportError as exc:
+            raise PipelineError(f"load_result {ref!r} cannot be imported: {exc}") from None
+    else:
+        raise PipelineError(f"load_result {ref!r} must be 'file.py::function' or 'module:function'")
+    found = getattr(module, attr, None)
+    if not callable(found):
+        raise PipelineError(f"load_result {ref!r}: {module.__name__} has no function {attr!r}")
+    return found

@@ -127,6 +127,40 @@ class VarArgs(tuple):
     """An input fed by several outputs: passed as ``--key v1 v2 ...``."""
 
 
+_PROGRAM_TOKEN = re.compile(r"(?<!\S)([A-Za-z0-9_.+@%,~-][A-Za-z0-9_./+@%,~-]*)(?!\S)")
+
+
+def absolute_programs(executable: str, bases: Iterable[str]) -> str:
+    """``executable`` with each relative path to an existing file made absolute.
+
+    Jobs run inside their own folder, so ``python train.py`` would look for
+    ``train.py`` there.  A word of the command that contains ``/`` or has a
+    file extension, and names a file in one of ``bases`` (the launch
+    directory first, as KWDagger ran commands from it, then the pipeline
+    file's folder), is replaced by its absolute path; everything else
+    (``python``, ``-m pkg.mod``, options, pipes, quoting) is kept verbatim.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); open(os.path.join(d, 'train.py'), 'w').close()
+    >>> absolute_programs('python train.py --fast | tee log.txt', [d]) == f'python {d}/train.py --fast | tee log.txt'
+    True
+    """
+    bases = [b for b in bases if b]
+
+    def replace(match: "re.Match[str]") -> str:
+        word = match.group(1)
+        name = word.rsplit("/", 1)[-1]
+        if word.startswith(("-", "/", "~")) or ("/" not in word and "." not in name.strip(".")):
+            return word
+        for base in bases:
+            candidate = os.path.normpath(os.path.join(base, word))
+            if os.path.isfile(candidate):
+                return shlex.quote(candidate)
+        return word
+
+    return _PROGRAM_TOKEN.sub(replace, executable)
+
+
 def absolute_path(value: Any, cwd: str) -> Any:
     """Make path-like input values absolute (lists element-wise); keep URLs and non-strings."""
     if isinstance(value, str):
@@ -192,12 +226,12 @@ class _NodeInfo:
     config_nodes: frozenset[str]
 
 
-def _node_info(pipeline: Pipeline, name: str) -> _NodeInfo:
+def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
     node = pipeline.nodes[name]
     fed = {p: [(s.kind, s.node.name, s.name) for s in srcs] for p, srcs in pipeline.connected_inputs(name).items()}
     return _NodeInfo(
         name=name,
-        executable=node.executable,
+        executable=absolute_programs(node.executable, [cwd, pipeline.source_dir or ""]),
         algo_defaults={k: v for k, v in node.algo_params.items() if v is not NO_DEFAULT},
         perf_defaults={k: v for k, v in node.perf_params.items() if v is not NO_DEFAULT},
         algo_keys=frozenset(node.algo_params),
@@ -215,7 +249,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     check_row_keys(pipeline, rows, source=source)
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.path.abspath(os.fspath(root))
-    infos = [_node_info(pipeline, n) for n in pipeline.order]
+    infos = [_node_info(pipeline, n, cwd) for n in pipeline.order]
     jobs: dict[str, Job] = {}
     row_jobs: list[tuple[int, str]] = []
     edges: dict[tuple[str, str], None] = {}
