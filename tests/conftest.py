@@ -158,3 +158,25 @@ def ray_session():
              log_to_driver=False, logging_level=logging.ERROR, _node_ip_address="127.0.0.1", _temp_dir=RAY_TEMP)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """A folder nobody can write in: a read-only tmpfs as root (root ignores permissions), mode 555 otherwise."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (root without CAP_SYS_ADMIN)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

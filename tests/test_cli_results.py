@@ -40,7 +40,7 @@ def test_report_errors_exit_with_one_line(root):
     assert res.exit_code == 2
     assert res.output.startswith("Error: --node 'nope': no such node") and res.output.count("\n") == 1
     res = CliRunner().invoke(main, ["report", "--root", str(root / "missing")])
-    assert res.exit_code == 1 and "no catalog at" in res.output
+    assert res.exit_code == 2 and "no catalog at" in res.output  # bad input: nothing to read
 
 
 def test_sql_formats(root, tmp_path):

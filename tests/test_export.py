@@ -96,7 +96,7 @@ def test_export_reads_back_with_pandas_and_polars(root, tmp_path, fmt):
 
 def test_export_refuses_a_file_as_folder(root, tmp_path):
     (tmp_path / "f").write_text("")
-    with pytest.raises(TrackdagError, match="is a file; give a folder"):
+    with pytest.raises(TrackdagError, match="is a file, not a folder"):
         export_catalog(root, tmp_path / "f")
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import CatalogError, QueryError, TrackdagError, did_you_mean
+from .errors import CatalogError, NoCatalogError, QueryError, TrackdagError, did_you_mean
 
 CATALOG_NAME = "catalog.duckdb"
 #: statement types `trackdag sql` runs; everything else would (or could) write
@@ -75,7 +75,7 @@ class OpenCatalog:
         self.path = os.path.abspath(catalog_path(path))
         self.read_only = read_only
         if read_only and not os.path.isfile(self.path):
-            raise CatalogError(f"no catalog at {self.path}: run `trackdag run` first, or pass the root folder "
+            raise NoCatalogError(f"no catalog at {self.path}: run `trackdag run` first, or pass the root folder "
                                "or the catalog file")
         #: the DuckDB connection (for anything the shortcuts do not cover)
         self.connection = connect(self.path, read_only=read_only, timeout=timeout)

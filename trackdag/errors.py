@@ -38,6 +38,12 @@ class CatalogError(TrackdagError):
     exit_code = 1
 
 
+class NoCatalogError(CatalogError):
+    """There is no catalog where one was asked for (a wrong --root or --catalog): bad input."""
+
+    exit_code = 2
+
+
 class CatalogLockedError(CatalogError):
     """Another process holds the catalog's lock for longer than we wait."""
 

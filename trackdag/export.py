@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from .errors import TrackdagError
+from .paths import check_dir, check_file, make_dir
 
 FORMATS = ("parquet", "csv")
 QUERY_FORMATS = ("table", "csv", "json", "parquet")
@@ -72,11 +73,10 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
     if fmt not in FORMATS:
         raise TrackdagError(f"export format {fmt!r}: use one of {', '.join(FORMATS)}")
     out = os.path.abspath(os.fspath(out))
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise TrackdagError(f"--out {out} is a file; give a folder")
-    os.makedirs(out, exist_ok=True)
+    check_dir(out, "--out")
     written: list[Exported] = []
     with open_catalog(catalog, timeout=timeout) as cat:
+        make_dir(out, "--out")  # only once the catalog opened: a bad --root leaves no empty folder
         con = cat.connection
         version = current_version(con)
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
@@ -169,6 +169,8 @@ def write_table(table: Any, fmt: str, out: "IO[str] | str | os.PathLike") -> Non
     """
     if fmt not in QUERY_FORMATS:
         raise TrackdagError(f"format {fmt!r}: use one of {', '.join(QUERY_FORMATS)}")
+    if isinstance(out, (str, os.PathLike)):
+        check_file(out, "--out")
     if fmt == "parquet":
         if not isinstance(out, (str, os.PathLike)):
             raise TrackdagError("parquet output needs a file: pass --out FILE")

@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any
 
-from ..errors import CatalogError, CatalogLockedError
+from ..errors import CatalogError, CatalogLockedError, NoCatalogError
 
 #: default bounded wait on another process's lock, in seconds
 DEFAULT_TIMEOUT = float(os.environ.get("TRACKDAG_LOCK_TIMEOUT", "30"))
@@ -49,7 +49,7 @@ def connect(path: "str | os.PathLike", *, read_only: bool = False, timeout: floa
 
     path = os.fspath(path)
     if read_only and not os.path.exists(path):
-        raise CatalogError(f"no catalog at {path}: run `trackdag run` first (or pass --catalog)")
+        raise NoCatalogError(f"no catalog at {path}: run `trackdag run` first (or pass --root / --catalog)")
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     delay = 0.01
