@@ -4,8 +4,9 @@ The driver hands a backend frozen :class:`JobSpec` objects and gets plain
 :class:`Outcome` objects back.  Nothing here touches the catalog: workers
 never open it (there is exactly one writer, the driver).
 
-A backend implements five methods::
+A backend implements these methods::
 
+    check(requests)    refuse, before anything runs, resources it can never give
     start()            acquire resources (threads, a Ray cluster)
     capacity           how many jobs may be in flight at once
     submit(spec)       start a job whose parents are done (it may queue)
@@ -84,6 +85,13 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def capacity(self) -> int:
         """Maximum number of jobs in flight."""
+
+    def check(self, requests: Mapping[str, Mapping[str, Any]]) -> None:
+        """Raise ExecutionError for a node's ``resources`` (node -> request) that can never be met.
+
+        Called before :meth:`start`.  The default accepts everything (Ray
+        checks each request against the cluster when a job is submitted).
+        """
 
     def start(self) -> None:
         """Acquire resources; called once before the first submit."""

@@ -1,0 +1,95 @@
+"""The local backend honours resources (issue 8.8): CPU slots, GPU devices round-robin, refusals up front."""
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from conftest import single
+from trackdag.cli import main
+from trackdag.execute.local import LocalExecutor, ResourceError, detect_devices
+from trackdag.sweep import run
+
+
+def _attempts(root):
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    rows = con.execute("SELECT j.folder, epoch(a.started), epoch(a.ended) FROM attempts a "
+                       "JOIN jobs j USING (job_id) ORDER BY 2").fetchall()
+    con.close()
+    return [(Path(folder), start, end) for folder, start, end in rows]
+
+
+def _overlap(a, b):
+    return a[1] < b[2] and b[1] < a[2]
+
+
+def _cuda(folder):
+    return json.loads((folder / "args.json").read_text())["cuda"]
+
+
+def test_each_gpu_job_sees_only_its_own_device(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    res = run({"job.i": [1, 2, 3, 4, 5, 6]}, pipeline=single("job", resources={"num_gpus": 1}, sleep=0.4),
+              root=tmp_path / "out", backend="local", workers=4)
+    assert res.exit_code == 0
+    attempts = _attempts(tmp_path / "out")
+    devices = {a[0]: _cuda(a[0]) for a in attempts}
+    assert set(devices.values()) == {"0", "1"}  # round-robin over both
+    for i, a in enumerate(attempts):
+        for b in attempts[i + 1:]:
+            if _overlap(a, b):
+                assert devices[a[0]] != devices[b[0]], "two jobs shared a GPU"
+    # 2 devices: never more than 2 jobs at once, although 4 workers are free
+    assert max(sum(b[1] <= a[1] < b[2] for b in attempts) for a in attempts) <= 2
+
+
+def test_fractions_share_a_device_and_cpu_jobs_see_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    res = run({"job.i": [1, 2]}, pipeline=single("job", resources={"num_gpus": 0.5}, sleep=0.4),
+              root=tmp_path / "half", backend="local", workers=2)
+    assert res.exit_code == 0
+    attempts = _attempts(tmp_path / "half")
+    assert {_cuda(a[0]) for a in attempts} == {"3"} and _overlap(*attempts)
+    res = run({"job.i": [1]}, pipeline=single("job"), root=tmp_path / "cpu", backend="local", workers=2)
+    assert _cuda(_attempts(tmp_path / "cpu")[0][0]) == ""
+
+
+def test_num_cpus_takes_that_many_worker_slots(tmp_path):
+    res = run({"job.i": [1, 2, 3]}, pipeline=single("job", resources={"num_cpus": 2}, sleep=0.3),
+              root=tmp_path / "out", backend="local", workers=2)
+    assert res.exit_code == 0
+    attempts = _attempts(tmp_path / "out")
+    assert not any(_overlap(a, b) for i, a in enumerate(attempts) for b in attempts[i + 1:])
+
+
+@pytest.mark.parametrize("resources, env, message", [
+    ({"num_gpus": 1}, "", "asks for num_gpus=1 but this machine has no GPU"),
+    ({"num_gpus": 3}, "0,1", "asks for num_gpus=3 but this machine has 2 (0, 1)"),
+    ({"special": 1}, "", "asks for 'special', which the local backend does not have"),
+    ({"num_cpus": 3}, "", "asks for num_cpus=3 but --workers is 2: raise --workers to at least 3"),
+    ({"memory": 10 ** 18}, "", "asks for memory=1000000000000000000 bytes but this machine has"),
+])
+def test_impossible_requests_are_refused_before_anything_runs(tmp_path, monkeypatch, resources, env, message):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", env)
+    with pytest.raises(ResourceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run({"job.i": [1, 2]}, pipeline=single("job", resources=resources), root=tmp_path / "out",
+            backend="local", workers=2)
+    assert not (tmp_path / "out" / "job").exists()  # no job folder, nothing ran
+
+
+def test_the_cli_refuses_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text("nodes: {gpu: {executable: echo, out_paths: {o: '.'}, algo_params: {n: 1}, "
+                    "resources: {num_gpus: 1}}}\n")
+    res = CliRunner().invoke(main, ["run", "--params", "gpu.n: 1", "--pipeline", str(pipe), "--root",
+                                    str(tmp_path / "out"), "--backend", "local"])
+    assert res.exit_code == 2 and res.output.startswith("Error: node 'gpu' asks for num_gpus=1")
+    assert res.output.count("\n") == 1
+
+
+def test_devices_come_from_cuda_visible_devices():
+    assert detect_devices({"CUDA_VISIBLE_DEVICES": "1,3"}) == ["1", "3"]
+    assert detect_devices({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    assert LocalExecutor(2, devices=["0"]).devices == ["0"]
