@@ -97,3 +97,23 @@ def test_dry_run_prints_plan_and_first_commands(tmp_path, src):
 def test_unknown_pipeline_is_one_line(tmp_path):
     res = CliRunner().invoke(main, ["run", "--params", "a.x: 1", "--pipeline", "nope_pkg_zz.f()"])
     assert res.exit_code == 2 and "cannot import module 'nope_pkg_zz'" in res.output
+
+
+def test_an_unreachable_ray_address_fails_at_once_in_one_line(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text("nodes: {a: {executable: echo, out_paths: {o: '.'}, algo_params: {n: 1}}}\n")
+    res = subprocess.run([sys.executable, "-m", "trackdag.cli", "run", "--params", "a.n: 1", "--pipeline",
+                          str(pipe), "--root", str(tmp_path / "out"), "--ray-address", f"127.0.0.1:{port}",
+                          "--ray-timeout", "5"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert res.stderr == (f"Error: cannot reach the Ray cluster at 127.0.0.1:{port}: connection refused; check the "
+                          "address and port (`ray status` on the head node prints it; the default port is 6379), "
+                          "that the head node runs `ray start --head`, and that no firewall is in the way\n")
+    assert not (tmp_path / "out" / "a").exists()  # nothing was planned into folders

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from . import __version__
 from .api import catalog_path
 from .errors import ExecutionError, ParamsError, PlanError
+from .paths import PathError, check_dir, check_file, make_dir
 from .layout import is_done, read_config_id, read_done, write_job_folder
 from .matrix import ParamsSpec, expand, load_params
 from .pipeline import Pipeline, load_pipeline
@@ -55,6 +56,8 @@ class DryRun:
     prepared: Prepared
     would_run: list[str]
     already_done: list[str]
+    #: why the real run would fail before running anything (an unwritable root), or None
+    problem: str | None = None
 
     @property
     def plan(self) -> Plan:
@@ -107,13 +110,30 @@ def disk_state(job: Job) -> str:
     return "done" if record and is_done(job, record) else "planned"
 
 
-def dry_run(prepared: Prepared, *, skip_existing: bool = True) -> DryRun:
-    """What a run would do; reads done records but writes nothing."""
+def check_targets(root: str, catalog: "str | os.PathLike | None") -> str:
+    """Raise PathError unless the root and the catalog can be written; returns the catalog's path.
+
+    Leaves nothing behind (see :mod:`trackdag.paths`), so a bad ``--root``
+    never leaves a lock file, a catalog or an empty folder.
+    """
+    path = os.path.abspath(catalog_path(root, catalog))
+    check_dir(root, "--root")
+    check_file(path, "--catalog" if catalog is not None else "the catalog")
+    return path
+
+
+def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | os.PathLike | None" = None) -> DryRun:
+    """What a run would do; reads done records but writes nothing (not even the root)."""
     would_run, done = [], []
     for job in prepared.plan.jobs.values():
         state = disk_state(job)
         (done if (skip_existing and state == "done") else would_run).append(job.job_id)
-    return DryRun(prepared, would_run, done)
+    try:
+        check_targets(prepared.plan.root, catalog)
+        problem = None
+    except PathError as exc:
+        problem = str(exc)
+    return DryRun(prepared, would_run, done, problem)
 
 
 def _git_sha(cwd: str) -> str | None:
@@ -128,7 +148,7 @@ BACKENDS = ("ray", "local")
 
 
 def make_executor(backend: str, workers: int | None, *, ray_address: str | None = None,
-                  root: str | None = None) -> Any:
+                  root: str | None = None, ray_timeout: float | None = None) -> Any:
     """The executor for ``backend``: 'ray' (default) or 'local'."""
     if backend == "local":
         from .execute.local import LocalExecutor
@@ -137,7 +157,7 @@ def make_executor(backend: str, workers: int | None, *, ray_address: str | None 
     if backend == "ray":
         from .execute.ray_backend import RayExecutor
 
-        return RayExecutor(workers, address=ray_address,
+        return RayExecutor(workers, address=ray_address, connect_timeout=ray_timeout,
                            log_link=os.path.join(root, "ray-logs") if root else None)
     raise ExecutionError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
 
@@ -173,7 +193,8 @@ def _stop_orphans(plan: Plan) -> list[str]:
 
 def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
         catalog: "str | os.PathLike | None" = None, backend: str = "ray", workers: int | None = None,
-        ray_address: str | None = None, max_configs: int | None = None, skip_existing: bool = True,
+        ray_address: str | None = None, ray_timeout: float | None = None,
+        max_configs: int | None = None, skip_existing: bool = True,
         fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
         argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
@@ -197,41 +218,49 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, cwd=cwd)
     the_plan = prepared.plan
-    executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root)
+    executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root,
+                             ray_timeout=ray_timeout)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    cat = Catalog(catalog_path(the_plan.root, catalog))
+    cat = Catalog(check_targets(the_plan.root, catalog))
+    make_dir(the_plan.root, "--root")
     with RunLock(the_plan.root, run_id=run_id):
         cat.ensure_schema()
         cat.recover_interrupted(the_plan.root, time.time(), _stop_orphans(the_plan))
         status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
         if not skip_existing:
             status = dict.fromkeys(status, "planned")
-        cat.begin_run({
-            "run_id": run_id,
-            "argv": list(argv if argv is not None else sys.argv),
-            "params_text": _params_text(prepared.spec, params),
-            "pipeline_ref": prepared.pipeline.ref,
-            "root": the_plan.root,
-            "backend": executor.name,
-            "workers": workers,
-            "host": os.uname().nodename,
-            "user": _user(),
-            "pid": os.getpid(),
-            "git_sha": _git_sha(cwd),
-            "trackdag_version": __version__,
-            "started": datetime.now(timezone.utc),
-            "status": "running",
-            "n_rows": len(the_plan.rows),
-            "n_jobs": len(the_plan.jobs),
-        })
+        to_run = [j for j in the_plan.jobs if status[j] != "done"]
         final = "failed"
         result = None
+        begun = False
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
+            if to_run:  # an executor only when there is work: a private Ray costs seconds
+                nodes = {the_plan.jobs[j].node for j in to_run}
+                executor.check({n: the_plan.pipeline.nodes[n].resources for n in sorted(nodes)})
+                executor.start()  # an unreachable cluster fails here, before the run is recorded
+            cat.begin_run({
+                "run_id": run_id,
+                "argv": list(argv if argv is not None else sys.argv),
+                "params_text": _params_text(prepared.spec, params),
+                "pipeline_ref": prepared.pipeline.ref,
+                "root": the_plan.root,
+                "backend": executor.name,
+                "workers": workers,
+                "host": os.uname().nodename,
+                "user": _user(),
+                "pid": os.getpid(),
+                "git_sha": _git_sha(cwd),
+                "trackdag_version": __version__,
+                "started": datetime.now(timezone.utc),
+                "status": "running",
+                "n_rows": len(the_plan.rows),
+                "n_jobs": len(the_plan.jobs),
+            })
+            begun = True
             attempts = cat.register_plan(run_id, the_plan, status)
-            to_run = [j for j in the_plan.jobs if status[j] != "done"]
             for job_id in to_run:
                 write_job_folder(the_plan.jobs[job_id], the_plan)
             if on_plan is not None:
@@ -248,11 +277,16 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-            counts_row = {}
-            if result is not None:
-                c = result.counts
-                counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
-            cat.finish_run(run_id, final, counts_row, time.time())
+            try:
+                executor.close()
+            finally:
+                if begun:
+                    counts_row = {}
+                    if result is not None:
+                        c = result.counts
+                        counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped,
+                                      "n_cached": c.cached}
+                    cat.finish_run(run_id, final, counts_row, time.time())
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
                      time.time() - t0)
 

@@ -141,9 +141,12 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, workers: int | None = None, address: str | None = None,
-                 log_link: str | None = None) -> None:
+                 log_link: str | None = None, connect_timeout: float | None = None) -> None:
         self.workers = workers
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        #: how long to wait for a cluster at ``address`` before giving up
+        self.connect_timeout = connect_timeout if connect_timeout is not None else float(
+            os.environ.get("TRACKDAG_RAY_TIMEOUT", CONNECT_TIMEOUT))
         self.log_link = log_link
         self._owns = False
         self._ray: Any = None
@@ -172,6 +175,8 @@ class RayExecutor(Executor):
 
         self._ray = ray
         if not ray.is_initialized():
+            if self.address:
+                _check_reachable(self.address, self.connect_timeout)
             # ray.init installs its own signal handlers; ours (Ctrl-C/SIGTERM
             # -> cancel every job cleanly) must stay in charge.
             saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -179,7 +184,8 @@ class RayExecutor(Executor):
             self._owns = True  # even a Ctrl-C during init must end in ray.shutdown()
             try:
                 if self.address:
-                    ray.init(address=self.address, **common)
+                    with _one_connect_attempt():
+                        ray.init(address=self.address, **common)
                 else:
                     cpus = max(os.cpu_count() or 1, self.workers or 0)
                     ray.init(address="local", num_cpus=cpus, include_dashboard=False,
@@ -271,6 +277,7 @@ class RayExecutor(Executor):
 
             from ray import cloudpickle
 
+            _by_value(cloudpickle, spec.load_result)
             spec = dataclasses.replace(spec, load_result=cloudpickle.dumps(spec.load_result))
         self._queue.append((spec, shape))
         self._dispatch()
@@ -409,6 +416,66 @@ class RayExecutor(Executor):
                                            socket.gethostname(), error="cancelled"))
             del self._inflight[ref]
 
+
+
+#: seconds to wait for a cluster's address to answer (TRACKDAG_RAY_TIMEOUT, --ray-timeout)
+CONNECT_TIMEOUT = 30.0
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail at once, in one line, when nothing answers at a cluster's ``host:port``.
+
+    Ray itself retries an unreachable address for many minutes, printing
+    warnings; a TCP connection answers in milliseconds (refused) or within
+    ``timeout`` seconds (a host that drops packets).  ``auto``, ``local`` and
+    ``ray://`` (Ray Client) addresses are left to Ray.
+    """
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ExecutionError(f"--ray-address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379)")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        why = f"no answer within {timeout:g}s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
+        raise ExecutionError(
+            f"cannot reach the Ray cluster at {address}: {why}; check the address and port "
+            "(`ray status` on the head node prints it; the default port is 6379), that the head node runs "
+            "`ray start --head`, and that no firewall is in the way") from None
+
+
+class _one_connect_attempt:
+    """Ask Ray for one connection attempt instead of about twenty (each waits ~30 s) while we connect."""
+
+    KEY = "RAY_gcs_server_port_wait_time_s"
+
+    def __enter__(self) -> None:
+        self.saved = os.environ.get(self.KEY)
+        if self.saved is None:
+            os.environ[self.KEY] = "1"
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.saved is None:
+            os.environ.pop(self.KEY, None)
+
+
+def _by_value(cloudpickle: Any, fn: Any) -> None:
+    """Pickle a ``file.py::func()`` pipeline's code by value.
+
+    Such a file is imported under a made-up module name
+    (``trackdag_user_...``) that no worker can import, so a function or
+    node class from it must travel as code, not as a reference.
+    """
+    import sys
+
+    owner = getattr(fn, "__self__", None)
+    for obj in (fn, type(owner) if owner is not None else None):
+        name = getattr(obj, "__module__", None) or ""
+        module = sys.modules.get(name)
+        if module is not None and name.startswith("trackdag_user_"):
+            cloudpickle.register_pickle_by_value(module)
 
 
 def _quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
