@@ -102,8 +102,16 @@ def test_vantage_front_and_labels_agree_with_the_report(demo_root):
     assert points == {**points, **{r["param_hashid"]: (r["metrics"]["accuracy"], r["metrics"]["hamming_distance"])
                                    for r in report.rows}}
     labelled = [r for r in rows if "label" in r]
-    assert [r["param_hashid"] for r in labelled] == [r["param_hashid"] for r in report.rows]
-    assert all(r["label"] in (r["param_hashid"], str(r["rank"])) for r in labelled)
+    circled = [r for layer in vantage.to_dict()["layer"] if layer["mark"].get("size") == 160
+               for r in vantage.to_dict()["datasets"][layer["data"]["name"]]]
+    assert [r["param_hashid"] for r in circled] == [r["param_hashid"] for r in report.rows]
+    # every top job is named exactly once: by its hashid, or by its rank in a label shared by
+    # the points whose labels would overprint (the demo has coinciding points)
+    named = [part for r in labelled for part in r["label"].split(", ")]
+    ranks = {str(r["rank"]): r["param_hashid"] for r in circled}
+    assert sorted(named) == sorted(ranks) or named == [r["param_hashid"] for r in report.rows]
+    xy = {(r["x"], r["y"]) for r in labelled}
+    assert len(xy) == len(labelled)  # no two labels at one point
     # the dashed line is the Pareto front of (accuracy max, hamming_distance min)
     front = [(r["x"], r["y"]) for rows in _datasets(vantage).values() for r in rows if set(r) == {"x", "y",
                                                                                                    "param_hashid"}]
@@ -228,3 +236,18 @@ def test_charts_json_is_plain_data(demo_root):
     # specs go into a page as JSON: no NaN, no objects json cannot write
     for item in build_charts(demo_root).charts:
         json.dumps(item.to_dict(), allow_nan=False)
+
+
+def test_a_pareto_front_of_one_job_says_so(tmp_path):
+    from conftest import score_catalog
+    from trackdag.node import ProcessNode
+    from trackdag.pipeline import Pipeline
+
+    root = score_catalog(tmp_path, '{"a": p, "b": 2 * p}', values=(1, 2, 3))  # p = 3 is best on both
+    node = ProcessNode(name="score", executable="x", out_paths={"out": "out.json"}, algo_params={"p": 0},
+                       default_metrics=[{"metric": "a", "objective": "maximize", "primary": True},
+                                        {"metric": "b", "objective": "maximize", "primary": True}])
+    (vantage,) = [c for c in build_charts(root, pipeline=Pipeline([node])).charts if c.kind == "vantage"]
+    assert any(n.startswith("the Pareto front is a single point") for n in vantage.notes)
+    assert not any("dashed: the Pareto front" in n for n in vantage.notes)
+    assert all(layer["mark"]["type"] != "line" for layer in vantage.to_dict()["layer"])

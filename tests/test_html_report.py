@@ -54,8 +54,9 @@ def test_page_shows_the_report_blocks_in_the_report_order(demo_root, demo_page):
     assert re.search(r'<th data-type="number" data-first="ascending" title="minimize">hamming_distance</th>',
                      demo_page)
     assert '<th data-type="number" data-first="ascending" title="params.stage1_predict.param1">' in demo_page
-    # the same values as the text report: README.rst quoted as the text report prints it
-    assert "<td>&#x27;README.rst&#x27;</td>" in demo_page
+    # values as the text report shows them: README.rst without Python quotes, numbers right-aligned
+    assert "<td>README.rst</td>" in demo_page and "&#x27;README.rst&#x27;" not in demo_page
+    assert re.search(r'<td class="num" data-sort="123">123</td>', demo_page)
     # run summary and (no) failures
     assert 'id="run"' in demo_page and "Failed jobs (0)" in demo_page
     assert re.search(r"<th>stage1_predict</th><td class=\"num\">8</td>", demo_page)
@@ -81,7 +82,7 @@ def test_every_name_and_value_is_escaped(xss_root):
     text, _n, _notes = build_html_report(root, pipeline=label_pipeline(folder), metrics=["score", "<i>odd</i>:max"])
     text = text.replace(vega_bundle(), "")
     assert XSS not in text and "<i>odd</i>" not in text and "<img src=x" not in text
-    assert "&#x27;&lt;script&gt;alert(1)&lt;/script&gt;&#x27;" in text      # the value, shown as text
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in text      # the value, shown as text
     assert "&lt;i&gt;odd&lt;/i&gt;" in text                                    # a metric name
     # in the chart data it is a JSON string that cannot close the script element
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in text
@@ -133,3 +134,16 @@ def test_the_vega_bundle_is_cached_on_disk_per_version(tmp_path, monkeypatch):
         assert hr.vega_bundle() == "/* cached */"
     finally:
         hr.vega_bundle.cache_clear()
+
+
+def test_a_failure_says_its_exit_code_once():
+    from types import SimpleNamespace
+
+    from trackdag.html_report import failed_section
+
+    status = SimpleNamespace(failed=[{"node": "n", "short_id": "x" * 12, "error": "exit code 1", "exit_code": 1,
+                                      "attempt": 1, "log": "/l", "stderr_tail": ""},
+                                     {"node": "n", "short_id": "y" * 12, "error": "exit 0 but output missing",
+                                      "exit_code": 0, "attempt": 1, "log": "/l", "stderr_tail": ""}])
+    html = failed_section(status)
+    assert html.count("exit code 1") == 1 and "missing; exit code 0" in html

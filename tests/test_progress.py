@@ -35,3 +35,15 @@ def test_live_progress_renders_without_markup_errors():
     p.close()
     text = out.getvalue()
     assert "failure" in text and "[/red]" in text and "[b]" in text  # shown as text, not parsed
+
+
+def test_the_live_line_fits_80_columns_at_any_size():
+    from rich.console import Console
+
+    p = Progress(total=1_000_000, stream=io.StringIO(), live=False)
+    p.done, p.failed, p.skipped, p.cancelled = 999_999, 123_456, 654_321, 77
+    p.last_failure = "n/n_id_x failed: " + "an error that goes on " * 20
+    console = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    console.print(p._render())
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines)

@@ -122,7 +122,8 @@ def test_blocks_follow_the_seed_layout(tmp_path, ml_root):
     assert lines[0] == "== evaluate =="
     assert lines[1] == "ranked by: acc (maximize), loss (minimize); best first (rank 1 is the best)"
     assert lines[2] == "Varied Basis: = {"
-    assert "Constant Params: {\n    'params.evaluate.dataset': 'a.txt',\n    'params.train.workers': 0,\n}" in text
+    # strings without Python quotes: README.rst, not 'README.rst'
+    assert "Constant Params: {\n    params.evaluate.dataset: a.txt,\n    params.train.workers: 0,\n}" in text
     assert "Varied Parameter LUT: {" in text
     top = text.split("---\n", 1)[1].splitlines()
     assert top[0] == "Top 3 / 8 for evaluate"
@@ -130,7 +131,7 @@ def test_blocks_follow_the_seed_layout(tmp_path, ml_root):
     first = node.rows[0]
     assert top[2] == f"   1 {first['param_hashid']}  0.9   0.2"
     lut = text.split("Varied Parameter LUT: {\n", 1)[1]
-    assert lut.startswith(f"    '{first['param_hashid']}': {{\n        'params.train.lr': 0.2,\n")
+    assert lut.startswith(f"    {first['param_hashid']}: {{\n        params.train.lr: 0.2,\n")
     assert json.loads(format_json(rep))["nodes"][0]["rows"] == node.rows
 
 
@@ -152,7 +153,7 @@ def test_average_over_a_dataset_reports_coverage(tmp_path, ml_root):
     coverage = {r["params"]["params.train.lr"]: (r["n_values"], r["covers"]) for r in rep.nodes[0].rows}
     assert coverage[0.4] == (1, ["a.txt"]) and coverage[0.2] == (2, ["a.txt", "b.txt"])
     text = format_text(rep)
-    assert "averaged over params.evaluate.dataset (2 values: 'a.txt', 'b.txt')" in text
+    assert "averaged over params.evaluate.dataset (2 values: a.txt, b.txt)" in text
     assert "rank param_hashid    acc  loss  n_values  n_rows" in text
 
 

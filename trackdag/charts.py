@@ -181,23 +181,78 @@ def pareto_front(points: Iterable[tuple[float, float]], objectives: tuple[str, s
     return sorted(front)
 
 
+def _pixels(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
+            size: tuple[int, int]) -> list[tuple[float, float]]:
+    xs, ys = [p[0] for p in every], [p[1] for p in every]
+    sx = size[0] / ((max(xs) - min(xs)) or 1.0)
+    sy = size[1] / ((max(ys) - min(ys)) or 1.0)
+    return [(x * sx, y * sy) for x, y in labelled]
+
+
+def label_groups(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
+                 size: tuple[int, int], box: tuple[int, int] = (84, 13)) -> list[list[int]]:
+    """Indices of ``labelled`` points grouped so that one label per group overprints no other.
+
+    A label is ``box`` pixels, right of and above its point; pixels are
+    estimated from the range of ``every`` point over a plot of ``size``
+    pixels.  Each point joins the first group whose label its own would
+    overlap (points that coincide share one label), in order.
+
+    >>> label_groups([(0, 0), (0, 0), (1, 1)], [(0, 0), (1, 1)], (500, 300))
+    [[0, 1], [2]]
+    """
+    pts = _pixels(labelled, every, size)
+    groups: list[list[int]] = []
+    for i, a in enumerate(pts):
+        for group in groups:
+            b = pts[group[0]]
+            if abs(a[0] - b[0]) < box[0] and abs(a[1] - b[1]) < box[1]:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
 def labels_collide(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
                    size: tuple[int, int], box: tuple[int, int] = (84, 13)) -> bool:
     """Whether text labels (``box`` pixels, right of and above each point) at ``labelled`` would overlap.
-
-    Pixels are estimated from the range of ``every`` point over a plot of ``size`` pixels.
 
     >>> labels_collide([(0, 0), (1, 1)], [(0, 0), (1, 1)], (500, 300))
     False
     >>> labels_collide([(0, 0), (0.01, 0.01)], [(0, 0), (1, 1)], (500, 300))
     True
     """
-    xs, ys = [p[0] for p in every], [p[1] for p in every]
-    sx = size[0] / ((max(xs) - min(xs)) or 1.0)
-    sy = size[1] / ((max(ys) - min(ys)) or 1.0)
-    pts = [(x * sx, y * sy) for x, y in labelled]
+    pts = _pixels(labelled, every, size)
     return any(abs(a[0] - b[0]) < box[0] and abs(a[1] - b[1]) < box[1]
                for i, a in enumerate(pts) for b in pts[i + 1:])
+
+
+def log_spaced(values: Sequence[float]) -> bool:
+    """Whether numeric parameter values are spaced by factors (0.001, 0.01, 0.1) rather than steps.
+
+    All positive, spanning a factor of at least 20, and their gaps more even
+    on a log scale than on a linear one (with two values: a factor of 100 or
+    more).  Such an axis is drawn on a log scale.
+
+    >>> log_spaced([0.001, 0.01, 0.1]), log_spaced([1, 2, 3, 4]), log_spaced([0, 1]), log_spaced([1e-4, 1e-2])
+    (True, False, False, True)
+    """
+    import math
+    import statistics
+
+    xs = sorted({float(v) for v in values})
+    if len(xs) < 2 or xs[0] <= 0 or xs[-1] / xs[0] < 20:
+        return False
+    if len(xs) == 2:
+        return xs[-1] / xs[0] >= 100
+
+    def spread(gaps: list[float]) -> float:
+        mean = statistics.fmean(gaps)
+        return statistics.pstdev(gaps) / mean if mean else math.inf
+
+    logs = [math.log(x) for x in xs]
+    return spread([b - a for a, b in zip(logs, logs[1:])]) < spread([b - a for a, b in zip(xs, xs[1:])])
 
 
 def slug(text: str) -> str:
@@ -337,8 +392,20 @@ def metric_param_chart(con: Any, info: _Node, metric: Any, param: str, limits: L
     x_title = _short(param)
     y_title = f"{metric.name} ({metric.objective})"
     xtype = "quantitative" if numeric else "nominal"
-    xenc = alt.X("x", type=xtype, title=x_title, scale=alt.Scale(zero=False) if numeric else alt.Undefined,
-                 axis=alt.Axis(labelLimit=160, labelAngle=alt.Undefined if numeric or len(summary) > 8 else 0))
+    scale: Any = alt.Undefined
+    axis: dict[str, Any] = {"labelLimit": 160, "labelAngle": alt.Undefined if numeric or len(summary) > 8 else 0}
+    if numeric:
+        xs = [r["x"] for r in summary if r["x"] is not None]
+        if n_values <= limits.groups and log_spaced(xs):
+            scale = alt.Scale(type="log")
+            notes.append("log scale: the values are spaced by factors")
+        else:
+            scale = alt.Scale(zero=False)
+        if info.types[param].upper() in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT"):
+            axis.update(format="d", tickMinStep=1)  # seeds and counts: 0, 1, 2, not 0.0, 0.2, ...
+            if len(xs) <= 12:
+                axis["values"] = sorted(set(int(x) for x in xs))
+    xenc = alt.X("x", type=xtype, title=x_title, scale=scale, axis=alt.Axis(**axis))
     data = _table(summary, ["x", "n", "mean", "median", "lo", "hi", "q1", "q3"])
     tooltip = [alt.Tooltip("x", type=xtype, title=x_title), alt.Tooltip("n:Q", title="jobs"),
                alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("median:Q", format=".4g"),
@@ -456,23 +523,37 @@ def vantage_chart(con: Any, info: _Node, metric1: str, metric2: str, limits: Lim
                                        sort=order, legend=alt.Legend(labelLimit=200))
         tooltip.append(alt.Tooltip("c", type="quantitative" if color_q else "nominal", title=_short(color)))
     layers = [alt.Chart(data).mark_point(size=40, filled=True, opacity=0.7).encode(**point_enc)]
-    if front_rows:
+    if len({(r["x"], r["y"]) for r in front_rows}) > 1:
         fdata = _table(front_rows, ["x", "y", "param_hashid"])
         layers.insert(0, alt.Chart(fdata).mark_line(color="#333", strokeDash=[4, 3], point=False).encode(
             x=xenc, y=yenc, order="x:Q"))
-        notes.append(f"dashed: the Pareto front ({len(front_rows)} job{'s' * (len(front_rows) != 1)})")
+        notes.append(f"dashed: the Pareto front ({len(front_rows)} jobs)")
+    elif front_rows:  # one point is no line: mark it instead of promising one
+        fdata = _table(front_rows, ["x", "y", "param_hashid"])
+        layers.insert(0, alt.Chart(fdata).mark_point(shape="diamond", size=420, color="#333", strokeWidth=1.5,
+                                                     strokeDash=[3, 2]).encode(x=xenc, y=yenc))
+        who = ", ".join(dict.fromkeys(r["param_hashid"] for r in front_rows))
+        notes.append(f"the Pareto front is a single point (dashed diamond: {who}): it is at least as good as "
+                     "every other job on both metrics")
     best = sorted((r for r in picked if r["best"]), key=lambda r: r["rank"])
     width, height = 520, 360
     if best:
-        crowded = labels_collide([(r["x"], r["y"]) for r in best], [(r["x"], r["y"]) for r in picked],
-                                 (width, height))
-        for r in best:
-            r["label"] = str(r["rank"]) if crowded else r["param_hashid"]
-        bdata = _table(best, cols + ["label"])
+        points = [(r["x"], r["y"]) for r in best]
+        every = [(r["x"], r["y"]) for r in picked]
+        crowded = labels_collide(points, every, (width, height))
+        # Crowded: number the labels; points whose numbers would still overprint share one ("1, 2").
+        groups = label_groups(points, every, (width, height), box=(24, 13)) if crowded else [[i] for i in
+                                                                                             range(len(best))]
+        labels = []
+        for group in groups:
+            first = best[group[0]]
+            text = ", ".join(str(best[i]["rank"]) for i in group) if crowded else first["param_hashid"]
+            labels.append({**first, "label": text})
+        bdata = _table(best, cols)
         layers.append(alt.Chart(bdata).mark_point(size=160, color="black", strokeWidth=1.5).encode(
             x=xenc, y=yenc, tooltip=tooltip))
-        layers.append(alt.Chart(bdata).mark_text(align="left", dx=9, dy=-7, fontSize=10,
-                                                 fontWeight="bold" if crowded else "normal").encode(
+        layers.append(alt.Chart(_table(labels, cols + ["label"])).mark_text(
+            align="left", dx=9, dy=-7, fontSize=10, fontWeight="bold" if crowded else "normal").encode(
             x=xenc, y=yenc, text="label:N"))
         if crowded:  # labels would overlap: number them, and name them in the subtitle
             notes.append(f"circled: the top {len(best)} by the leaderboard's ranking: "
@@ -523,8 +604,15 @@ def node_charts(con: Any, node: str, *, specs: list[dict[str, Any]] | None, vant
 
 # -- the run -------------------------------------------------------------------------------------
 def latest_run(con: Any) -> str | None:
-    """The id of the latest run, if any."""
-    found = con.execute("SELECT run_id FROM runs ORDER BY started DESC LIMIT 1").fetchall()
+    """The id of the latest run that executed jobs (else the latest run), if any.
+
+    A rerun with nothing to do is recorded as a run, but the page describes
+    the work: its timeline must not vanish behind a no-op.
+    """
+    found = con.execute("""
+        SELECT run_id FROM runs r
+        ORDER BY EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.run_id) DESC, started DESC
+        LIMIT 1""").fetchall()
     return found[0][0] if found else None
 
 
@@ -755,7 +843,9 @@ def save_charts(charts: Sequence[ChartItem], out_dir: "str | os.PathLike", fmt: 
         raise ReportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     import vl_convert as vlc
 
-    os.makedirs(out_dir, exist_ok=True)
+    from .paths import make_dir
+
+    make_dir(out_dir, "--out")
     version = vl_version()
     paths = []
     seen: dict[str, int] = {}

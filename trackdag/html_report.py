@@ -156,6 +156,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def value_cell(value: Any, sort: Any = None) -> str:
+    """A parameter value's cell: plain text (no Python quotes), numbers right-aligned."""
+    return cell(format_value(value), sort, cls="num" if _is_number(value) else None)
+
+
 def _column_cells(values: list[Any]) -> list[str]:
     """Metric cells formatted like the text report's table (pandas-like, shared precision)."""
     cells, numeric = format_column(values)
@@ -190,7 +195,7 @@ def leaderboard(node: NodeReport, table_id: str) -> str:
         tds = [cell(r["rank"], r["rank"]), cell(r["param_hashid"], r["param_hashid"], cls="id")]
         tds += [cell(metric_text[name][i], _sort_value(r["metrics"].get(name)), cls="num") for name in metric_cols]
         tds += [cell(r[k], r[k], cls="num") for k in extra]
-        tds += [cell(format_value(r["params"].get(p)), _sort_value(r["params"].get(p))) for p in params]
+        tds += [value_cell(r["params"].get(p), _sort_value(r["params"].get(p))) for p in params]
         body.append("<tr>" + "".join(tds) + "</tr>")
     return (f'<table class="sortable leaderboard" id="{e(table_id)}" data-node="{e(node.node)}">'
             f"<caption>Top {len(node.rows)} / {node.n_rows} for {e(node.node)}</caption>"
@@ -205,7 +210,7 @@ def basis_table(node: NodeReport) -> str:
     for param, counts in node.varied_basis.items():
         for j, (value, n) in enumerate(counts):
             first = f'<th rowspan="{len(counts)}" scope="rowgroup">{e(param)}</th>' if j == 0 else ""
-            rows.append(f"<tr>{first}{cell(format_value(value))}{cell(n, cls='num')}</tr>")
+            rows.append(f"<tr>{first}{value_cell(value)}{cell(n, cls='num')}</tr>")
     return ('<table class="block"><caption>Varied Basis</caption>'
             "<thead><tr><th>parameter</th><th>value</th><th>count</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -215,7 +220,7 @@ def constant_table(node: NodeReport) -> str:
     """``Constant Params``: parameters with one value among the reported rows."""
     if not node.constant_params:
         return '<p class="empty">Constant Params: {}</p>'
-    rows = "".join(f"<tr>{cell(k, tag='th')}{cell(format_value(v))}</tr>" for k, v in node.constant_params.items())
+    rows = "".join(f"<tr>{cell(k, tag='th')}{value_cell(v)}</tr>" for k, v in node.constant_params.items())
     return ('<table class="block"><caption>Constant Params</caption>'
             f"<thead><tr><th>parameter</th><th>value</th></tr></thead><tbody>{rows}</tbody></table>")
 
@@ -226,7 +231,7 @@ def lut_table(node: NodeReport) -> str:
         return '<p class="empty">Varied Parameter LUT: {}</p>'
     params = list(node.varied_basis)
     head = "<th>param_hashid</th>" + "".join(f"<th>{e(p)}</th>" for p in params)
-    rows = "".join(f"<tr>{cell(h, cls='id')}" + "".join(cell(format_value(v.get(p))) for p in params) + "</tr>"
+    rows = "".join(f"<tr>{cell(h, cls='id')}" + "".join(value_cell(v.get(p)) for p in params) + "</tr>"
                    for h, v in node.varied_lut.items())
     return ('<table class="block"><caption>Varied Parameter LUT</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
@@ -307,7 +312,7 @@ def run_section(status: Any, runs: list[dict[str, Any]]) -> str:
                 "n_skipped"]
         rows = "".join("<tr>" + "".join(cell(_ts(r.get(c)) if c in ("started", "ended") else r.get(c))
                                         for c in cols) + "</tr>" for r in earlier)
-        parts.append(f'<table class="block"><caption>earlier runs (latest {len(earlier)})</caption><thead><tr>'
+        parts.append(f'<table class="block"><caption>other runs (the latest {len(earlier)})</caption><thead><tr>'
                      + "".join(f"<th>{c}</th>" for c in cols) + f"</tr></thead><tbody>{rows}</tbody></table>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -325,7 +330,8 @@ def failed_section(status: Any, limit: int = MAX_FAILED) -> str:
         parts.append(
             '<article class="failure">'
             f"<h3>{e(name)}</h3><p>{e(job.get('error') or 'failed')}"
-            + (f"; exit code {e(job['exit_code'])}" if job.get("exit_code") is not None else "")
+            + (f"; exit code {e(job['exit_code'])}" if job.get("exit_code") is not None
+               and f"exit code {job['exit_code']}" not in (job.get("error") or "") else "")
             + (f"; attempt {e(job['attempt'])}" if job.get("attempt") else "")
             + f"</p><p>log: <code>{e(job.get('log'))}</code></p>"
             + (f"<pre class='stderr'>{e(tail)}</pre>" if tail else "<p class='empty'>(stderr was empty)</p>")
@@ -491,23 +497,20 @@ def build_html_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = ()
                       pipeline: Any = None, limits: Limits = LIMITS, timeout: float | None = None) -> tuple[str, int, list[str]]:
     """(page, number of charts, notes) for a catalog or root folder; options as ``trackdag report``'s."""
     from .api import open_catalog
-    from .charts import charts_for
-    from .errors import TrackdagError
+    from .charts import charts_for, latest_run
     from .report import build_report
     from .status import status as run_status
 
     report = build_report(catalog, nodes=nodes, top_k=top_k, metrics=metrics, where=where,
                           average_over=average_over, pipeline=pipeline, timeout=timeout)
     with open_catalog(catalog, timeout=timeout) as cat:
+        run_id = latest_run(cat.connection)
         charts = charts_for(cat, nodes=[n.node for n in report.nodes], metrics=metrics, where=where,
-                            pipeline=pipeline, limits=limits)
+                            pipeline=pipeline, run_id=run_id, limits=limits)
         cur = cat.connection.execute(f"SELECT * FROM runs ORDER BY started DESC LIMIT {MAX_RUNS + 1}")
         names = [d[0] for d in cur.description]
         runs = [dict(zip(names, row)) for row in cur.fetchall()]
-    try:
-        status = run_status(catalog=report.catalog)
-    except TrackdagError:  # no run yet
-        status = None
+    status = run_status(catalog=report.catalog, run_id=run_id) if run_id is not None else None
     if average_over:
         charts.notes.append(f"charts show single jobs; the leaderboard averages over {average_over}")
     return render_html(report, charts, status, runs), len(charts.charts), charts.notes
@@ -515,9 +518,12 @@ def build_html_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = ()
 
 def write_html_report(path: "str | os.PathLike", catalog: "str | os.PathLike", **options: Any) -> HtmlReport:
     """Build the page (:func:`build_html_report`) and write it to ``path`` atomically."""
-    text, n_charts, notes = build_html_report(catalog, **options)
+    from .paths import check_file, make_dir
+
     path = os.path.abspath(os.fspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    check_file(path, "--html")
+    text, n_charts, notes = build_html_report(catalog, **options)
+    make_dir(os.path.dirname(path), "--html")
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -117,19 +117,34 @@ class Progress:
         self._last_print = time.monotonic()
         self._dirty = False
 
+    def live_line(self) -> str:
+        """The live display's status line: at most 80 columns, whatever the counts.
+
+        >>> import io
+        >>> p = Progress(total=100000, stream=io.StringIO(), live=False)
+        >>> p.done = p.failed = p.skipped = 99999
+        >>> len(p.live_line()) <= 80
+        True
+        """
+        parts = [f"{self.done}/{self.total} done", f"{self.running} run", f"{self.failed} failed",
+                 f"{self.skipped} skip", f"{self.rate():.1f}/s", f"eta {self.eta()}",
+                 f"{_duration(time.monotonic() - self.started)}"]
+        if self.cancelled:
+            parts.insert(4, f"{self.cancelled} cancelled")
+        line = "  ".join(parts)
+        return line if len(line) <= 80 else " ".join(parts)[:80]
+
     def _render(self) -> Any:
-        from rich.table import Table
         from rich.text import Text
 
-        grid = Table.grid(padding=(0, 2))
-        grid.add_row(
-            f"[green]done {self.done}[/]", f"[cyan]running {self.running}[/]", f"[red]failed {self.failed}[/]",
-            f"[yellow]skipped {self.skipped}[/]", f"remaining {self.remaining}", f"of {self.total}",
-            f"{self.rate():.1f} jobs/s", f"eta {self.eta()}", f"elapsed {_duration(time.monotonic() - self.started)}",
-        )
+        # One Text line, cropped (not wrapped) to the terminal: the display redraws in place.
+        line = Text(self.live_line(), no_wrap=True, overflow="ellipsis")
+        for word, style in (("done", "green"), ("run", "cyan"), ("failed", "red"), ("skip", "yellow")):
+            line.highlight_words([f" {word}"], style)
         if not self.last_failure:
-            return grid
+            return line
         from rich.console import Group
 
         # Text, not markup: error messages may hold [brackets].
-        return Group(grid, Text(f"last failure: {self.last_failure}", style="red"))
+        return Group(line, Text(f"last failure: {self.last_failure}", style="red", no_wrap=True,
+                                overflow="ellipsis"))
