@@ -57,6 +57,8 @@ def _catalog_options(func: Any) -> Any:
                    "local: a thread pool in this process, no start-up cost.")
 @click.option("--ray-address", metavar="HOST:PORT", envvar="RAY_ADDRESS",
               help="Join this Ray cluster (its nodes must see --root) [env: RAY_ADDRESS].")
+@click.option("--ray-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", envvar="TRACKDAG_RAY_TIMEOUT",
+              help="Give up on an unreachable --ray-address after this long [default: 30; env: TRACKDAG_RAY_TIMEOUT].")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Jobs run at once [default: the CPUs Ray sees, or this machine's]; 1 = serial.")
 @click.option("--retry", type=click.IntRange(min=0), default=0, show_default=True,
@@ -72,7 +74,7 @@ def _catalog_options(func: Any) -> Any:
               help="With --dry-run: how many commands to print.")
 @click.option("--all-commands", is_flag=True, help="With --dry-run: print every command.")
 def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
-        workers: int | None, retry: int, max_configs: int | None, skip_existing: bool, fail_fast: bool,
+        ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None, skip_existing: bool, fail_fast: bool,
         env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool) -> None:
     """Expand the grid, plan the jobs and run the ones not done yet.
 
@@ -84,8 +86,11 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
 
     if dry_run:
         report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs),
-                               skip_existing=skip_existing)
+                               skip_existing=skip_existing, catalog=catalog)
         click.echo(format_dry_run(report, None if all_commands else show_commands))
+        if report.problem:
+            click.echo(f"Error: the run would fail: {report.problem}", err=True)
+            sys.exit(2)
         return
     shown: dict[str, Progress] = {}
 
@@ -102,7 +107,7 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
 
     try:
         result = sweep.run(params, pipeline=pipeline, root=root, catalog=catalog, backend=backend,
-                           workers=workers, ray_address=ray_address, retry=retry, max_configs=max_configs,
+                           workers=workers, ray_address=ray_address, ray_timeout=ray_timeout, retry=retry, max_configs=max_configs,
                            skip_existing=skip_existing, fail_fast=fail_fast, env=_parse_env(env_items),
                            argv=["trackdag", *sys.argv[1:]],
                            on_plan=on_plan, on_event=on_event, on_tick=on_tick)
@@ -150,13 +155,18 @@ def status(root: str, catalog: str | None, run_id: str | None, fmt: str) -> None
 
 
 @main.command()
-@click.argument("job")
-@_catalog_options
+@click.argument("job", required=False, default=".")
+@click.option("--root", type=click.Path(file_okay=False),
+              help="Folder that holds the job folders and the catalog [default: the root of the job folder "
+                   "JOB is in, else trackdag_output].")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog file [default: <root>/catalog.duckdb].")
 @click.option("--lines", type=click.IntRange(min=0), default=20, show_default=True, help="Log lines to show.")
-def show(job: str, root: str, catalog: str | None, lines: int) -> None:
+def show(job: str, root: str | None, catalog: str | None, lines: int) -> None:
     """Config, command, state, attempts, lineage and log tail of JOB.
 
-    JOB is a short id, a full id, a folder name (node_id_xxxxxxxxxxxx) or a job folder.
+    JOB is a short id (or a unique prefix of one), a full id, a folder name
+    (node_id_xxxxxxxxxxxx) or a path in a job folder [default: ., the job
+    folder you are in].
     """
     from . import status as st
 

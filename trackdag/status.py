@@ -134,15 +134,49 @@ _SHORT = re.compile(r"^[0-9a-z]{12}$")
 _FOLDER_NAME = re.compile(r"^(?P<node>.+)_id_(?P<short>[0-9a-z]{12})$")
 
 
+_PREFIX = re.compile(r"^[0-9a-z]{1,11}$")
+
+
 def resolve_ref_kind(ref: str) -> str:
-    """How ``trackdag show`` reads ``ref``: full id, short id, folder name or folder path."""
+    """How ``trackdag show`` reads ``ref``: full id, short id, short id prefix, folder name or folder path.
+
+    >>> [resolve_ref_kind(r) for r in ('0123456789ab', '01234', '.', 'a' * 64)]
+    ['short id', 'short id prefix', 'folder path', 'full id']
+    """
     if _HEX64.match(ref):
         return "full id"
     if _FOLDER_NAME.match(os.path.basename(ref.rstrip("/"))) and "/" not in ref:
         return "folder name"
     if _SHORT.match(ref):
         return "short id"
+    if _PREFIX.match(ref) and not os.path.isdir(ref):
+        return "short id prefix"
     return "folder path"
+
+
+def job_folder_of(path: str) -> str | None:
+    """The job folder ``path`` is in (itself or an ancestor holding ``job_config.json``), or None."""
+    current = os.path.realpath(path)
+    while True:
+        if os.path.isfile(os.path.join(current, "job_config.json")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _catalog_for(ref: str, root: str | None, catalog: str | None) -> str:
+    """The catalog to look ``ref`` up in: the one given, else the root of the job folder ``ref`` is in."""
+    if catalog is not None or root is not None:
+        return os.path.abspath(catalog_path(root, catalog))
+    folder = job_folder_of(ref) if resolve_ref_kind(ref) == "folder path" else None
+    if folder is not None:
+        # <root>/<node>/<node>_id_<short>: the root is two levels up
+        candidate = catalog_path(os.path.dirname(os.path.dirname(folder)))
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return os.path.abspath(catalog_path("trackdag_output"))
 
 
 @dataclass
@@ -156,31 +190,41 @@ class JobDetail:
     stderr_tail: str
 
 
-def show(ref: str, root: str = "trackdag_output", *, catalog: str | None = None, lines: int = 20) -> JobDetail:
-    """Everything about one job: config, command, state, attempts, lineage, log tails."""
-    path = os.path.abspath(catalog_path(root, catalog))
+def show(ref: str = ".", root: str | None = None, *, catalog: str | None = None, lines: int = 20) -> JobDetail:
+    """Everything about one job: config, command, state, attempts, lineage, log tails.
+
+    ``ref`` is a full id, a short id or a unique prefix of one, a folder name,
+    or a path in a job folder (``.`` inside one).  Without ``root`` and
+    ``catalog``, a job folder's own root is used, else ``trackdag_output``.
+    """
+    path = _catalog_for(ref, root, catalog)
     kind = resolve_ref_kind(ref)
     if kind == "full id":
         where, args = "job_id = ?", [ref]
     elif kind == "short id":
         where, args = "short_id = ?", [ref]
+    elif kind == "short id prefix":
+        where, args = "starts_with(short_id, ?)", [ref]
     elif kind == "folder name":
         m = _FOLDER_NAME.match(ref)
         where, args = "node = ? AND short_id = ?", [m.group("node"), m.group("short")]  # type: ignore[union-attr]
     else:
-        where, args = "folder = ?", [os.path.realpath(ref).rstrip("/")]
+        where, args = "folder = ?", [(job_folder_of(ref) or os.path.realpath(ref)).rstrip("/")]
     con = connect(path, read_only=True)
     try:
         found = _rows(con, f"SELECT * FROM jobs WHERE {where}", args)
         if not found and kind == "folder path":  # a symlinked root: compare the names
-            m = _FOLDER_NAME.match(os.path.basename(ref.rstrip("/")))
+            m = _FOLDER_NAME.match(os.path.basename((job_folder_of(ref) or ref).rstrip("/")))
             if m:
                 found = _rows(con, "SELECT * FROM jobs WHERE node = ? AND short_id = ?", [m["node"], m["short"]])
         if not found:
-            raise JobNotFound(f"no job {ref!r} in {path} (give a short id, a full id or a job folder)")
+            raise JobNotFound(f"no job {ref!r} in {path} (give a short id or a prefix of one, a full id, "
+                              "or a job folder)")
         if len(found) > 1:
-            names = ", ".join(f"{j['node']}_id_{j['short_id']}" for j in found)
-            raise JobNotFound(f"{ref!r} names several jobs ({names}); give the folder name or the full id")
+            names = ", ".join(sorted(f"{j['node']}_id_{j['short_id']}" for j in found)[:10])
+            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+            raise JobNotFound(f"{ref!r} names several jobs ({names}{more}); give more characters, the folder "
+                              "name or the full id")
         job = found[0]
         attempts = _rows(con, "SELECT attempt, run_id, status, exit_code, signal, started, ended, duration, host, "
                               "node_id, peak_rss_kb, error FROM attempts WHERE job_id = ? ORDER BY attempt",
