@@ -75,7 +75,7 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
     out = os.path.abspath(os.fspath(out))
     check_dir(out, "--out")
     written: list[Exported] = []
-    with open_catalog(catalog, timeout=timeout) as cat:
+    with open_catalog(catalog, timeout=timeout, allow_writes_to=out) as cat:
         make_dir(out, "--out")  # only once the catalog opened: a bad --root leaves no empty folder
         con = cat.connection
         version = current_version(con)

@@ -6,6 +6,17 @@ fails at once ("Could not set lock on file ... Conflicting lock is held in
 short transactions, so every connection here retries with a short backoff for
 a bounded time and then fails with a message naming the lock holder.
 
+A reader that must neither change the catalog nor touch any other file is
+opened with ``sandbox=True`` (:func:`seal`): on top of DuckDB's
+``read_only`` (which refuses every write to the catalog), DuckDB's own
+settings switch off every file, network and extension access
+(``enable_external_access = false``), spilling to ``<catalog>.tmp/``
+(``temp_directory = ''``), and any later change of a setting
+(``lock_configuration = true``).  ``allowed_directories`` opens chosen
+folders again; DuckDB then lets a statement read *and write* there (COPY TO,
+ATTACH ... READ_WRITE), so callers that open folders must limit statements
+themselves (see :mod:`trackdag.api`).
+
 Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), 'c.duckdb')
@@ -19,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import CatalogError, CatalogLockedError, NoCatalogError
 
@@ -43,8 +54,27 @@ def describe_holder(message: str) -> str:
     return f"pid {pid} ({cmd[:200]})"
 
 
-def connect(path: "str | os.PathLike", *, read_only: bool = False, timeout: float | None = None) -> Any:
-    """Open the catalog, waiting up to ``timeout`` seconds for another process's lock."""
+def connect(path: "str | os.PathLike", *, read_only: bool = False, timeout: float | None = None,
+            sandbox: bool = False, allowed_directories: "Sequence[str | os.PathLike]" = ()) -> Any:
+    """Open the catalog, waiting up to ``timeout`` seconds for another process's lock.
+
+    ``sandbox``: no file, network or extension access but the catalog itself
+    (and ``allowed_directories``), settings locked (:func:`seal`).
+    """
+    con = _connect(path, read_only=read_only, timeout=timeout)
+    if sandbox:
+        try:
+            seal(con, allowed_directories, path=os.fspath(path))
+        except BaseException:
+            con.close()
+            raise
+    elif allowed_directories:
+        con.close()
+        raise ValueError("allowed_directories needs sandbox=True")
+    return con
+
+
+def _connect(path: "str | os.PathLike", *, read_only: bool, timeout: float | None) -> Any:
     import duckdb
 
     path = os.fspath(path)
@@ -69,3 +99,65 @@ def connect(path: "str | os.PathLike", *, read_only: bool = False, timeout: floa
             delay = min(delay * 2, 0.25)
         except duckdb.Error as exc:
             raise CatalogError(f"cannot open catalog {path}: {str(exc).splitlines()[0]}") from None
+
+
+#: the settings of a sealed connection that DuckDB enforces (see :func:`seal`)
+_SEALED = {"enable_external_access": False, "temp_directory": "", "lock_configuration": True}
+
+
+def _folder(path: "str | os.PathLike") -> str:
+    """A folder as DuckDB lists it in ``allowed_directories``: absolute, with one trailing slash."""
+    return os.path.join(os.path.abspath(os.fspath(path)), "")
+
+
+def _sql_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "]::VARCHAR[]"
+
+
+def seal(con: Any, allowed_directories: "Sequence[str | os.PathLike]" = (), *, path: str = "") -> None:
+    """Switch off, for good, DuckDB's access to anything but the database (and ``allowed_directories``).
+
+    The order matters: DuckDB accepts ``temp_directory``,
+    ``allowed_directories`` and ``allowed_paths`` only while external access
+    is still on, and no setting at all once the configuration is locked.
+    Registering Arrow tables (``con.register``) and TEMP tables and views
+    keep working; scans of Python variables by name (a DataFrame in scope)
+    do not.  The settings are read back afterwards: they, not the SET
+    statements, are the guarantee.
+
+    DuckDB shares one database instance between the connections of a process
+    to the same file, and these settings are the instance's: when the catalog
+    is already open in this process through a sealed connection, this one
+    must ask for the same folders (otherwise a CatalogError says so).
+    """
+    import duckdb
+
+    path = os.path.abspath(path) if path else ""
+    want = sorted({_folder(d) for d in allowed_directories})
+
+    def setting(name: str) -> Any:
+        return con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
+
+    try:
+        shared = bool(setting("lock_configuration"))  # another sealed connection of this process got here first
+        if not shared:
+            con.execute("SET temp_directory = ''")  # no spilling to <catalog>.tmp/ (a query needs the memory)
+            con.execute(f"SET allowed_directories = {_sql_list(want)}")
+            con.execute("SET allowed_paths = []::VARCHAR[]")  # DuckDB adds the database's own files back
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        settings = {name: setting(name) for name in _SEALED}
+        dirs = sorted({_folder(d) for d in setting("allowed_directories") or ()})
+        paths = [os.path.abspath(p) for p in setting("allowed_paths") or ()]
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot open catalog {path} read-only without file access: "
+                           f"{str(exc).splitlines()[0]}") from None
+    strangers = [p for p in paths if path and not p.startswith(path)]
+    if settings == _SEALED and dirs == want and not strangers:
+        return
+    if shared:
+        raise CatalogError(f"catalog {path} is already open in this process with other file access (folders: "
+                           f"{', '.join(dirs + strangers) or 'none'}; asked for: {', '.join(want) or 'none'}): "
+                           "close that connection first")
+    raise CatalogError(f"cannot open catalog {path} read-only without file access: DuckDB reports "
+                       f"{settings}, folders {dirs + strangers}")
