@@ -143,3 +143,67 @@ def test_resolved_and_requested(tmp_path, src):
     assert pr.requested == {"predict.src": str(src)}
     assert ev.resolved["evaluate.thresh"] == 0.7 and ev.resolved["evaluate.workers"] == 2
     assert ev.resolved["evaluate.true"] == str(src)
+
+
+# --------------------------------------------------------------------------
+# Command-line bounds: NUL bytes and argument lengths are refused at plan time.
+
+
+def _one_node(**algo):
+    return Pipeline([ProcessNode(name="n", executable="prog", algo_params=algo or {"x": 0})])
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"n.x": "a\x00b"}, "p.yaml: 'n.x': the value contains a NUL byte (\\0), which a command-line "
+                        "argument cannot hold"),
+    ({"n.x": ["ok", {"k": "\x00"}]}, "p.yaml: 'n.x': the value contains a NUL byte"),
+    ({"n.x": {"k\x00": 1}}, "p.yaml: 'n.x': the value contains a NUL byte"),
+    ({"n.x\x00": 1}, "p.yaml: key 'n.x\\x00' contains a NUL byte (\\0)"),
+])
+def test_nul_byte_is_refused_naming_the_key(tmp_path, row, expected):
+    with pytest.raises(ParamsError) as info:
+        plan(_one_node(), [{"n.x": 1}, row], tmp_path, source="p.yaml")
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+def test_nul_byte_from_an_include_entry_is_refused(tmp_path):
+    from trackdag.matrix import expand_matrix
+
+    rows = expand_matrix('matrix: {n.x: [1, 2]}\ninclude: [{n.x: 1, n.y: "a\\0b"}]')
+    assert rows[0]["n.y"] == "a\x00b"  # YAML's "\0" escape
+    with pytest.raises(ParamsError, match=r"^params: 'n.y': the value contains a NUL byte"):
+        plan(_one_node(x=0, y=""), rows, tmp_path)
+
+
+def test_an_argument_too_long_for_linux_is_refused_with_its_length(tmp_path):
+    assert plan_mod.MAX_ARG_BYTES == 126_976 < 131_072
+    with pytest.raises(ParamsError) as info:
+        plan(_one_node(), [{"n.x": "v" * 200_000}], tmp_path, source="p.yaml")
+    assert str(info.value) == (
+        "p.yaml: 'n.x': the argument --x=... is 200,004 bytes, more than the 126,976 bytes one "
+        "command-line argument may have (Linux refuses 131,072); pass a value this big in a file")
+    # bytes, not characters: 'é' is two bytes in UTF-8
+    with pytest.raises(ParamsError, match=r"is 140,004 bytes"):
+        plan(_one_node(), [{"n.x": "é" * 70_000}], tmp_path)
+    # a container is measured as the JSON it is written as
+    with pytest.raises(ParamsError, match=r"^params: 'n.x': the argument --x=\.\.\. is"):
+        plan(_one_node(), [{"n.x": ["v" * 1000] * 130}], tmp_path)
+
+
+def test_the_longest_allowed_argument_passes(tmp_path):
+    value = "v" * (plan_mod.MAX_ARG_BYTES - len("--x="))
+    (job,) = plan(_one_node(), [{"n.x": value}], tmp_path).jobs.values()
+    assert f"--x={value}" in shlex.split(job.command.replace("\\\n", " "))
+
+
+def test_a_command_too_long_in_total_is_refused_naming_the_largest_argument(tmp_path):
+    node = _one_node(**{f"p{i}": "" for i in range(11)})
+    row = {f"n.p{i}": "v" * (100_000 + i) for i in range(11)}
+    with pytest.raises(ParamsError) as info:
+        plan(node, [row], tmp_path, source="p.yaml")
+    message = str(info.value)
+    assert message.startswith("p.yaml: node 'n': its command is 1,100,127 bytes, ")
+    assert ("more than the 1,048,576 bytes a command line may safely have (ARG_MAX, shared with "
+            "the environment); the largest argument is 'n.p10' (100,016 bytes)") in message
+    row = {f"n.p{i}": "v" * 100_000 for i in range(9)}
+    assert len(plan(node, [row], tmp_path).jobs) == 1  # 900 KB is fine

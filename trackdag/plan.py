@@ -16,6 +16,25 @@ perf params never enter it.  Identical jobs from different rows collapse into
 one.  Input paths enter the id as absolute paths: the same file spelled two
 ways is one job, and a moved data folder is new work.
 
+Bounds (checked here, where commands are rendered, so every way of making
+rows is covered; each is a one-line :class:`~trackdag.errors.ParamsError`
+naming the key):
+
+- a NUL byte (``\\0``) anywhere in a row (a key, a value, inside a list or
+  mapping value) is refused: no command-line argument, file name or
+  environment variable can hold one, and it would be cut off or rejected
+  later, far from its cause;
+- one argument (``--key=value`` or one word of ``--key v1 v2``, counted in
+  UTF-8 bytes) may have at most :data:`MAX_ARG_BYTES` (126,976 = 124 KiB):
+  Linux refuses to start a program with an argument of 131,072 bytes
+  (``MAX_ARG_STRLEN``, 128 KiB with the terminating NUL); 4 KiB are kept spare;
+- a whole command (program and arguments) may have at most
+  :data:`MAX_COMMAND_BYTES` (1 MiB): ``ARG_MAX`` (usually 2 MiB, a quarter
+  of the stack limit) holds the arguments *and* the environment, so half is
+  left to the environment.
+
+A value that big belongs in a file whose path is the parameter.
+
 Example:
     >>> from trackdag.node import ProcessNode
     >>> from trackdag.pipeline import Pipeline
@@ -39,6 +58,11 @@ from .node import NO_DEFAULT
 from .pipeline import Pipeline
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+#: Longest single argument a command may pass, in bytes (Linux MAX_ARG_STRLEN 131,072 - 4 KiB).
+MAX_ARG_BYTES = 128 * 1024 - 4 * 1024
+#: Longest whole command (program + arguments), in bytes: half of Linux's usual 2 MiB ARG_MAX.
+MAX_COMMAND_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +128,21 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def command_words(args: Iterable[tuple[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The argv words of each argument, before shell quoting: ``(key, words)`` per argument.
+
+    >>> command_words([('x', 1), ('f', VarArgs(['a', 'b']))])
+    [('x', ['--x=1']), ('f', ['--f', 'a', 'b'])]
+    """
+    out = []
+    for key, value in args:
+        if isinstance(value, VarArgs):
+            out.append((key, [f"--{key}"] + [format_value(v) for v in value]))
+        else:
+            out.append((key, [f"--{key}={format_value(value)}"]))
+    return out
+
+
 def render_command(executable: str, args: Iterable[tuple[str, Any]], *, multiline: bool = True) -> str:
     """Shell text of ``executable --key=value ...``; every value is shell-quoted.
 
@@ -113,14 +152,77 @@ def render_command(executable: str, args: Iterable[tuple[str, Any]], *, multilin
     >>> render_command('prog', [('x', '$(id)'), ('y', 'a; b')], multiline=False)
     "prog '--x=$(id)' '--y=a; b'"
     """
-    parts = []
-    for key, value in args:
-        if isinstance(value, VarArgs):
-            parts.append(" ".join([shlex.quote(f"--{key}")] + [shlex.quote(format_value(v)) for v in value]))
-        else:
-            parts.append(shlex.quote(f"--{key}={format_value(value)}"))
+    return _join_command(executable, command_words(args), multiline)
+
+
+def _join_command(executable: str, words: list[tuple[str, list[str]]], multiline: bool = True) -> str:
+    parts = [" ".join(shlex.quote(w) for w in ws) for _, ws in words]
     sep = " \\\n    " if multiline else " "
     return sep.join([executable.strip()] + parts)
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_command(node: str, executable: str, words: list[tuple[str, list[str]]], *,
+                  source: str = "params") -> None:
+    """Raise ParamsError unless the command can be started (see the module docstring's bounds).
+
+    >>> check_command('a', 'prog', command_words([('x', 'y' * 200_000)]))
+    Traceback (most recent call last):
+    ...
+    trackdag.errors.ParamsError: params: 'a.x': the argument --x=... is 200,004 bytes, more than the 126,976 bytes one command-line argument may have (Linux refuses 131,072); pass a value this big in a file
+    """
+    total, largest, largest_key = _utf8_len(executable) + 1, 0, ""
+    for key, ws in words:
+        for word in ws:
+            if "\x00" in word:
+                raise ParamsError(f"{source}: '{node}.{key}': the value contains a NUL byte (\\0), "
+                                  "which a command-line argument cannot hold")
+            size = _utf8_len(word)
+            if size > MAX_ARG_BYTES:
+                raise ParamsError(
+                    f"{source}: '{node}.{key}': the argument --{key}{'=' if len(ws) == 1 else ' '}... "
+                    f"is {size:,} bytes, more than the {MAX_ARG_BYTES:,} bytes one command-line "
+                    "argument may have (Linux refuses 131,072); pass a value this big in a file")
+            total += size + 1
+            if size > largest:
+                largest, largest_key = size, key
+    if total > MAX_COMMAND_BYTES:
+        raise ParamsError(
+            f"{source}: node {node!r}: its command is {total:,} bytes, more than the "
+            f"{MAX_COMMAND_BYTES:,} bytes a command line may safely have (ARG_MAX, shared with the "
+            f"environment); the largest argument is '{node}.{largest_key}' ({largest:,} bytes): "
+            "pass big values in files")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def check_row_values(rows: list[dict[str, Any]], *, source: str = "params") -> None:
+    """Reject a NUL byte in any key or value of any row (it cannot reach a command intact).
+
+    >>> check_row_values([{'a.x': ['ok', 'no\\x00pe']}], source='p.yaml')
+    Traceback (most recent call last):
+    ...
+    trackdag.errors.ParamsError: p.yaml: 'a.x': the value contains a NUL byte (\\0), which a command-line argument cannot hold
+    """
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(key, str) and "\x00" in key:
+                raise ParamsError(f"{source}: key {key!r} contains a NUL byte (\\0), which a "
+                                  "command-line argument cannot hold")
+            if _has_nul(value):
+                raise ParamsError(f"{source}: {key!r}: the value contains a NUL byte (\\0), "
+                                  "which a command-line argument cannot hold")
 
 
 class VarArgs(tuple):
@@ -246,6 +348,7 @@ def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
          *, cwd: "str | None" = None, source: str = "params") -> Plan:
     """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input."""
+    check_row_values(rows, source=source)
     check_row_keys(pipeline, rows, source=source)
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.path.abspath(os.fspath(root))
@@ -321,8 +424,10 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 params = {**algo, **perf}
                 args = sorted({**params, **inputs, **outputs}.items())
                 requested = {k: v for k, v in row.items() if k.partition(".")[0] in info.config_nodes}
+                words = command_words(args)
+                check_command(info.name, info.executable, words, source=source)
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
-                          requested, render_command(info.executable, args), index)
+                          requested, _join_command(info.executable, words), index)
                 jobs[job_id] = job
                 for parent in parents:
                     edges[(parent, job_id)] = None

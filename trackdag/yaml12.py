@@ -27,6 +27,18 @@ working.  A repeated mapping key is an error (the second ``include:`` would
 otherwise silently replace the first).  The C parser (libyaml) is used when
 PyYAML has it: it is about 10x faster on large files.
 
+Aliases are bounded.  A few lines of nested anchors and aliases (the
+"billion laughs" alias bomb) describe a document of billions of values; the
+node graph libyaml composes is only as big as the text, so before anything is
+constructed the document's size with every alias expanded is counted
+(linear in the text, shared nodes counted once by memo).  Aliases may add at
+most :data:`MAX_ALIAS_VALUES` (1,000,000) values to what the text writes, so
+a file with a million values written out still loads; an alias that refers
+to the node containing it (a recursive document) is refused too, since no
+params value or pipeline can be infinite.  Both errors are
+:class:`yaml.constructor.ConstructorError` (a ``yaml.YAMLError``) with the
+line, so callers report them like any other YAML mistake.
+
 Example:
     >>> load("lr: [1e-3, 1e3]\\nflag: yes\\nn: 012\\nm: 0o12\\non: true")
     {'lr': [0.001, 1000.0], 'flag': 'yes', 'n': 12, 'm': 10, 'on': True}
@@ -49,9 +61,85 @@ _FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]
 
 _TAG = "tag:yaml.org,2002:"
 
+#: How many values aliases may add to a document beyond the values its text writes.
+MAX_ALIAS_VALUES = 1_000_000
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> None:
+    """Raise ConstructorError if expanding the aliases under ``root`` adds more than ``limit`` values.
+
+    Only a shared collection (an alias of a sequence or mapping) multiplies a
+    document; an alias of a scalar adds one value per ``*name`` written.  So
+    the sizes of collections are memoised per node (an alias is the same node
+    object as its anchor), which is linear in the composed graph however much
+    aliases multiply it, and scalars are counted where they stand.  A
+    collection reached again while it is being sized is a recursive alias.
+    """
+    scalar = yaml.ScalarNode
+    if root.__class__ is scalar:
+        return
+    size: dict[int, int] = {}  # id(collection) -> its size with aliases expanded
+    active: set[int] = set()  # collections being sized: the path from the root
+    written = 0  # every collection once, plus the scalar slots it holds
+    first_big: yaml.Node | None = None
+    stack: list[tuple[yaml.Node, list | None]] = [(root, None)]
+    while stack:
+        node, kids = stack[-1]
+        if kids is None:  # first visit: find the collections it holds
+            if id(node) in size:  # listed twice by one parent: sized at the first
+                stack.pop()
+                continue
+            value = node.value
+            if node.__class__ is yaml.MappingNode:
+                kids = [n for pair in value for n in pair if n.__class__ is not scalar]
+                slots = 2 * len(value)
+            else:
+                kids = [n for n in value if n.__class__ is not scalar]
+                slots = len(value)
+            written += 1 + slots - len(kids)
+            active.add(id(node))
+            stack[-1] = (node, kids)
+            for kid in kids:
+                if id(kid) in active:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "recursive alias: an alias refers to the node that contains it "
+                        "(a value cannot contain itself)", kid.start_mark)
+            pending = [kid for kid in kids if id(kid) not in size]
+            stack.extend((kid, None) for kid in reversed(pending))
+            continue
+        stack.pop()
+        key = id(node)
+        slots = 2 * len(node.value) if node.__class__ is yaml.MappingNode else len(node.value)
+        total = 1 + slots - len(kids) + sum(size[id(kid)] for kid in kids)
+        size[key] = total
+        active.discard(key)
+        if first_big is None and total > limit:
+            first_big = node  # the smallest subtree already too big: point there
+    expanded = size[id(root)]
+    if expanded - written > limit:
+        where = first_big if first_big is not None else root
+        raise yaml.constructor.ConstructorError(
+            None, None, f"aliases (*name) expand the document to {expanded:,} values from "
+            f"{written:,} written; at most {limit:,} values may come from aliases "
+            "(an alias bomb?)", where.start_mark)
+
 
 class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """A safe loader with the YAML 1.2 core schema and no duplicate keys."""
+    """A safe loader with the YAML 1.2 core schema, no duplicate keys and bounded aliases."""
+
+    #: values aliases may add (see :data:`MAX_ALIAS_VALUES`); a class attribute to tune in tests
+    max_alias_values: int = MAX_ALIAS_VALUES
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        # Without a '*' there is no alias, and nothing to count.
+        self._may_alias = not isinstance(stream, (str, bytes)) or (
+            ("*" if isinstance(stream, str) else b"*") in stream)
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        if self._may_alias:
+            _expanded_size(node, self.max_alias_values)
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -68,11 +156,16 @@ class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def construct_core_int(self, node: yaml.ScalarNode) -> int:
         text = self.construct_scalar(node)
-        if text.startswith("0o"):
-            return int(text[2:], 8)
-        if text.startswith("0x"):
-            return int(text[2:], 16)
-        return int(text, 10)  # leading zeros are decimal in YAML 1.2
+        try:
+            if text.startswith("0o"):
+                return int(text[2:], 8)
+            if text.startswith("0x"):
+                return int(text[2:], 16)
+            return int(text, 10)  # leading zeros are decimal in YAML 1.2
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the integer has {len(text):,} digits, too many to read; quote it "
+                "to keep it a string", node.start_mark) from None
 
     def construct_core_float(self, node: yaml.ScalarNode) -> float:
         text = self.construct_scalar(node).lower()
@@ -113,4 +206,4 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-__all__ = ["Loader", "load"]
+__all__ = ["Loader", "MAX_ALIAS_VALUES", "load"]
