@@ -1,11 +1,17 @@
 """Shared fixtures: a real tool program and small real pipelines."""
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import shutil
+import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from trackdag.node import ProcessNode
@@ -180,3 +186,98 @@ def readonly_dir(tmp_path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+# -- real driver processes (lifecycle and fault tests) ------------------------------------
+SLEEPER = f"{SCENARIOS / 'pipelines' / 'two_stage.py'}::sleeper()"
+
+
+def driver(tmp_path, params, backend, *extra, ledger=None, env_extra=None):
+    params_file = tmp_path / f"params-{uuid.uuid4().hex[:6]}.yaml"
+    params_file.write_text(json.dumps(params))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    if ledger:
+        env["TRACKDAG_TEST_LEDGER"] = str(ledger)
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-m", "trackdag", "run", "--params", str(params_file), "--pipeline", SLEEPER,
+           "--root", str(tmp_path / "out"), "--backend", backend, "--workers", "2", *extra]
+    # Its own session, like a shell job: a terminal's Ctrl-C reaches the whole group.
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def wait_for(predicate, timeout=90, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_markers(root):
+    return sorted(Path(root).glob("job/*/.running"))
+
+
+def procs_with(token):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmd:
+            found.append(int(pid))
+    return found
+
+
+def descendants(pid):
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            kids.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    out, stack = [], [pid]
+    while stack:
+        for child in kids.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cwd_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def job_counts(root):
+    con = duckdb.connect(str(Path(root) / "catalog.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
+    finally:
+        con.close()
+
+

@@ -181,7 +181,7 @@ def test_limits_sample_and_say_so_never_exceeding_the_budget(demo_root):
     tiny = build_charts(demo_root, nodes=["stage1_predict"], limits=Limits(timeline=1, lanes=1))
     (timeline,) = [c for c in tiny.charts if c.kind == "timeline"]
     assert len(max(_datasets(timeline).values(), key=len)) == 1
-    assert any(n.startswith("only 1 of 2 bars kept") for n in timeline.notes)
+    assert any(n.startswith("only 1 of ") and "bars kept" in n for n in timeline.notes), timeline.notes
     # same data, same sample: the page does not change between two builds
     again = build_charts(demo_root, limits=small)
     assert [c.to_dict() for c in again.charts] == [c.to_dict() for c in charts.charts]

@@ -64,6 +64,15 @@ def _catalog_options(func: Any) -> Any:
 @click.option("--retry", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run a failed job again up to N times (every attempt is recorded).")
 @click.option("--max-configs", type=click.IntRange(min=1), help="Use only the first N rows of the grid.")
+@click.option("--grid-limit", type=click.IntRange(min=0), default=1_000_000, show_default=True, metavar="N",
+              help="Refuse a grid of more than N rows, counted before any row is made; 0 = no limit.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Kill a job still running after this long and record a timeout (a node's own timeout wins).")
+@click.option("--log-limit", type=click.IntRange(min=0), metavar="BYTES", envvar="TRACKDAG_LOG_LIMIT",
+              help="Keep at most this much of each job's stdout.log/stderr.log (head and tail) "
+                   "[default: 100 MiB; 0 = all; env: TRACKDAG_LOG_LIMIT].")
+@click.option("--hash-outputs", is_flag=True,
+              help="Keep a sha256 of every output in the done record, for `trackdag verify --hash`.")
 @click.option("--skip-existing/--no-skip-existing", default=True, show_default=True,
               help="Skip jobs whose done record matches; --no-skip-existing reruns them.")
 @click.option("--fail-fast", is_flag=True, help="Start no new job after the first failure.")
@@ -74,7 +83,8 @@ def _catalog_options(func: Any) -> Any:
               help="With --dry-run: how many commands to print.")
 @click.option("--all-commands", is_flag=True, help="With --dry-run: print every command.")
 def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
-        ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None, skip_existing: bool, fail_fast: bool,
+        ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None, grid_limit: int,
+        timeout: float | None, log_limit: int | None, hash_outputs: bool, skip_existing: bool, fail_fast: bool,
         env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool) -> None:
     """Expand the grid, plan the jobs and run the ones not done yet.
 
@@ -85,7 +95,8 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
     from .progress import Progress
 
     if dry_run:
-        report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs),
+        report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs,
+                                             grid_limit=grid_limit),
                                skip_existing=skip_existing, catalog=catalog)
         click.echo(format_dry_run(report, None if all_commands else show_commands))
         if report.problem:
@@ -107,7 +118,9 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
 
     try:
         result = sweep.run(params, pipeline=pipeline, root=root, catalog=catalog, backend=backend,
-                           workers=workers, ray_address=ray_address, ray_timeout=ray_timeout, retry=retry, max_configs=max_configs,
+                           workers=workers, ray_address=ray_address, ray_timeout=ray_timeout, retry=retry,
+                           max_configs=max_configs, grid_limit=grid_limit, timeout=timeout, log_limit=log_limit,
+                           hash_outputs=hash_outputs,
                            skip_existing=skip_existing, fail_fast=fail_fast, env=_parse_env(env_items),
                            argv=["trackdag", *sys.argv[1:]],
                            on_plan=on_plan, on_event=on_event, on_tick=on_tick)
@@ -221,6 +234,10 @@ def format_summary(result: Any) -> str:
         lines += [f"  {f.job.node}/{f.job.name}: {f.outcome.error}; log: {f.log}" for f in result.failures]
     if result.interrupted:
         lines.append("interrupted: running jobs were stopped and marked cancelled")
+    if result.catalog_held:
+        lines.append(f"  note: {result.catalog_held.split('; wait')[0]}: the last outcomes "
+                     "are kept in the job folders and reach the catalog with the next `trackdag run` or "
+                     "`trackdag reindex` on this root")
     return "\n".join(lines)
 
 

@@ -65,21 +65,54 @@ def invoke_script(job: Job, *, import_dir: str | None = None) -> str:
     if import_dir:
         # The pipeline's module was found here; `python -m pkg.mod` commands need it.
         lines.append(f'export PYTHONPATH={shlex.quote(import_dir)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
-    # No `exec`: the executable is shell text and may be `A=1 prog` or a pipe.
-    lines.append(job.command)
+    # A simple command replaces bash (exec), so a signal that kills the program
+    # (SIGKILL, the OOM killer, a timeout) reaches trackdag as that signal, not
+    # as bash's "exit code 137"; shell text with pipes or lists stays as written.
+    lines.append(("exec " if simple_command(job.command) else "") + job.command)
     return "\n".join(lines) + "\n"
+
+
+_SHELL_WORDS = frozenset({"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+                          "function", "time", "!", "{", "}", "[[", "]]", "cd", "source", ".", "export", "set",
+                          "unset", "exec", "eval", "alias", "builtin", "command", "declare", "local", "readonly",
+                          "return", "shift", "trap", "ulimit", "umask", "wait"})
+
+
+def simple_command(command: str) -> bool:
+    """True when ``command`` is one program with arguments, which bash can ``exec``.
+
+    >>> simple_command("python -m pkg.mod '--x=a; b'"), simple_command("prog | tee log"), simple_command("A=1 prog")
+    (True, False, False)
+    """
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = [w for w in lexer if w != "\n"]
+    except ValueError:  # unbalanced quotes: leave it to bash
+        return False
+    if not words or words[0] in _SHELL_WORDS or "=" in words[0].split("/")[0]:
+        return False
+    return not any(w and set(w) <= set("();<>|&") for w in words)
 
 
 def job_config(job: Job, plan: Plan) -> dict[str, Any]:
     """The content of ``job_config.json``."""
     from . import __version__
 
+    perf = set(plan.pipeline.nodes[job.node].perf_params)
     return {
         "job_id": job.job_id,
+        "short_id": job.short_id,
         "node": job.node,
         "folder": job.folder,
+        "command": job.command,
         "requested": dict(job.requested),
         "resolved": _jsonable(job.resolved),
+        # each argument by kind, as the catalog's params table holds them (trackdag reindex reads these)
+        "algo": _jsonable({k: v for k, v in job.params.items() if k not in perf}),
+        "perf": _jsonable({k: v for k, v in job.params.items() if k in perf}),
+        "inputs": _jsonable(dict(job.inputs)),
+        "outputs": dict(job.outputs),
         "parents": {plan.jobs[p].node + "/" + plan.jobs[p].name: p for p in job.parents},
         "trackdag_version": __version__,
     }
@@ -151,14 +184,14 @@ def read_running(folder: "str | os.PathLike") -> dict[str, Any] | None:
 
 
 def is_done(job: Job, record: dict[str, Any] | None = None) -> bool:
-    """A job is done when its done record names its full id and its outputs exist.
+    """A job is done when its done record names its full id and its outputs are as it recorded them.
 
     ``record`` is the folder's done record when the caller already read it.
     """
     record = read_done(job.folder) if record is None else record
     if record is None or record.get("job_id") != job.job_id:
         return False
-    return not missing_outputs(job.outputs)
+    return not changed_outputs(job.outputs, record)
 
 
 def missing_outputs(outputs: Mapping[str, str]) -> list[str]:
@@ -166,15 +199,69 @@ def missing_outputs(outputs: Mapping[str, str]) -> list[str]:
     return [k for k, p in outputs.items() if not os.path.exists(p)]
 
 
+def output_stats(outputs: Mapping[str, str], *, content: bool = False) -> dict[str, Any]:
+    """Output name -> [size, mtime_ns] (and a sha256 with ``content``) of each file; None for a folder."""
+    stats: dict[str, Any] = {}
+    for name, path in outputs.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            stats[name] = "missing"
+            continue
+        if not os.path.isfile(path):
+            stats[name] = None  # a folder changes whenever trackdag or the job adds a file: existence only
+            continue
+        stats[name] = [st.st_size, st.st_mtime_ns] + ([file_sha256(path)] if content else [])
+    return stats
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's content, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def changed_outputs(outputs: Mapping[str, str], record: Mapping[str, Any], *,
+                    content: bool = False) -> dict[str, str]:
+    """Outputs that are missing or differ from the done record: name -> what is wrong.
+
+    Size and modification time are compared with what the done record kept
+    (a record from before trackdag kept them is checked for existence only);
+    ``content`` also compares the sha256 when the record has one.
+    """
+    kept = record.get("stats") or {}
+    hashed = content and any(isinstance(v, list) and len(v) > 2 for v in kept.values())
+    now = output_stats(outputs, content=hashed)
+    wrong = {}
+    for name in outputs:
+        was, is_ = kept.get(name), now[name]
+        if is_ == "missing":
+            wrong[name] = "missing"
+        elif isinstance(was, list) and isinstance(is_, list):
+            if is_[0] != was[0]:
+                wrong[name] = f"size {is_[0]} bytes, recorded {was[0]}"
+            elif is_[1] != was[1]:
+                wrong[name] = "modified since the job finished"
+            elif hashed and len(was) > 2 and is_[2] != was[2]:
+                wrong[name] = "content differs from the recorded sha256"
+    return wrong
+
+
 def write_done(folder: "str | os.PathLike", job_id: str, *, started: float, ended: float,
-               host: str, outputs: Mapping[str, str]) -> None:
-    """Record success atomically (the caller checked exit 0 and the outputs)."""
+               host: str, outputs: Mapping[str, str], content: bool = False) -> None:
+    """Record success atomically (the caller checked exit 0 and the outputs), with each output's stats."""
     record = {
         "job_id": job_id,
         "started": started,
         "ended": ended,
         "host": host,
         "outputs": dict(outputs),
+        "stats": output_stats(outputs, content=content),
         "written": time.time(),
     }
     atomic_write(os.path.join(folder, DONE), json.dumps(record, indent=2) + "\n")

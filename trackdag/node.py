@@ -48,7 +48,7 @@ NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})
 #: File names trackdag itself writes into every job folder; outputs may not use them.
 RESERVED_NAMES = frozenset(
     {"invoke.sh", "job_config.json", "stdout.log", "stderr.log", "done.json",
-     "result.json", ".pred", ".succ", ".running"}
+     "result.json", ".pred", ".succ", ".running", ".attempts"}
 )
 
 
@@ -137,6 +137,8 @@ class ProcessNode:
     perf_params: Any = None
     resources: Mapping[str, Any] | None = None
     default_vantage_points: Any = None
+    #: seconds an attempt may run before its process group is killed (None: the run's --timeout)
+    timeout: float | None = None
 
     def __init__(
         self,
@@ -153,6 +155,7 @@ class ProcessNode:
         load_result: Callable[[Any], Any] | None = None,
         default_metrics: Any = None,
         default_vantage_points: Any = None,
+        timeout: float | None = None,
     ) -> None:
         cls = type(self)
         self.name = name if name is not None else cls.name
@@ -176,6 +179,8 @@ class ProcessNode:
             self._default_metrics_override = default_metrics
         if default_vantage_points is not None:
             self.default_vantage_points = default_vantage_points
+        if timeout is not None:
+            self.timeout = timeout
         self._connections: list[tuple[Port, Port]] = []
         self.inputs = PortMap(self, "input", list(self.in_paths))
         self.outputs = PortMap(self, "output", list(self.out_paths))

@@ -113,6 +113,10 @@ class Pipeline:
                     f"node {name!r}: primary_out_key {node.primary_out_key!r} is not an output"
                     + did_you_mean(node.primary_out_key, list(node.out_paths))
                 )
+            timeout = node.timeout
+            if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                        or not timeout > 0):
+                problems.append(f"node {name!r}: timeout must be a number of seconds above 0, got {timeout!r}")
             if not isinstance(node.resources, Mapping):
                 problems.append(f"node {name!r}: resources must be a mapping such as {{'num_cpus': 1}}")
         return problems

@@ -51,7 +51,7 @@ from .pipeline import Pipeline
 
 NODE_FIELDS = {
     "executable", "command", "in_paths", "out_paths", "primary_out_key", "algo_params",
-    "perf_params", "resources", "load_result", "default_metrics", "default_vantage_points",
+    "perf_params", "resources", "load_result", "default_metrics", "default_vantage_points", "timeout",
 }
 
 

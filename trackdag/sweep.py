@@ -35,7 +35,7 @@ from .api import catalog_path
 from .errors import ExecutionError, ParamsError, PlanError
 from .paths import PathError, check_dir, check_file, make_dir
 from .layout import is_done, read_config_id, read_done, write_job_folder
-from .matrix import ParamsSpec, expand, load_params
+from .matrix import DEFAULT_GRID_LIMIT, ParamsSpec, expand, load_params
 from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
 
@@ -73,6 +73,8 @@ class RunResult:
     failures: list = field(default_factory=list)
     interrupted: bool = False
     elapsed: float = 0.0
+    #: set when a reader held the catalog at the end: who; the job folders keep what it lacks
+    catalog_held: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -83,14 +85,15 @@ class RunResult:
 
 
 def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
-            max_configs: int | None = None, cwd: str | None = None) -> Prepared:
+            max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT,
+            cwd: str | None = None) -> Prepared:
     """Parse and validate params and pipeline, expand the grid and plan the jobs."""
     spec = params if isinstance(params, ParamsSpec) else load_params(params)
     ref = pipeline if pipeline is not None else spec.pipeline
     if ref is None:
         raise ParamsError(f"{spec.source}: no pipeline: pass --pipeline or add 'pipeline: pkg.module.function()'")
     pipe = load_pipeline(ref, base_dir=spec.base_dir)
-    rows = expand(spec, max_configs=max_configs)
+    rows = expand(spec, max_configs=max_configs, grid_limit=grid_limit)
     return Prepared(spec, pipe, make_plan(pipe, rows, root, cwd=cwd, source=spec.source))
 
 
@@ -170,32 +173,42 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise _Terminated()
 
 
-def _stop_orphans(plan: Plan) -> list[str]:
-    """Jobs a dead driver left running (``.running`` files); those on this host are killed.
+def _stop_orphans(root: str, now: float) -> list[str]:
+    """Jobs a dead runner left behind (``<root>/.trackdag/running/``): stopped if on this host, their attempt recorded.
 
-    Returns their ids: each had an attempt that will never report back.
+    The watchdog of the dead runner normally killed them already; this is
+    the second line.  An attempt with no record in its folder gets a
+    cancelled one ("interrupted").  Returns the folders, for the catalog to
+    import.
     """
     from .execute.runner import kill_running_job
-    from .layout import RUNNING
+    from .records import attempt_numbers, running_marks, unmark_running, write_attempt
+    from .reindex import INTERRUPTED
 
     found = []
-    for job in plan.jobs.values():
-        marker = os.path.join(job.folder, RUNNING)
-        if os.path.exists(marker):
-            kill_running_job(job.folder)
-            found.append(job.job_id)
+    for mark in running_marks(root):
+        folder, attempt, started = mark["folder"], mark.get("attempt"), mark.get("started")
+        kill_running_job(folder)
+        if isinstance(attempt, int) and attempt not in attempt_numbers(folder) and os.path.isdir(folder):
             try:
-                os.unlink(marker)
-            except FileNotFoundError:
+                write_attempt(folder, {
+                    "job_id": mark.get("job_id"), "attempt": attempt, "run_id": mark.get("run_id"),
+                    "status": "cancelled", "started": started, "ended": now, "host": mark.get("host"),
+                    "pid": mark.get("pid"), "duration": max(0.0, now - started) if started else None,
+                    "error": INTERRUPTED})
+            except OSError:
                 pass
+        unmark_running(folder, mark.get("job_id") or "")
+        found.append(folder)
     return found
 
 
 def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
         catalog: "str | os.PathLike | None" = None, backend: str = "ray", workers: int | None = None,
         ray_address: str | None = None, ray_timeout: float | None = None,
-        max_configs: int | None = None, skip_existing: bool = True,
+        max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT, skip_existing: bool = True,
         fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
+        timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
         argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
         on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
@@ -211,12 +224,15 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     once the work is known (the CLI starts its progress display there).
     """
     from .catalog import Catalog
-    from .execute.scheduler import Recorder, execute
+    from .execute.scheduler import JobOptions, Recorder, execute
     from .lock import RunLock
+    from .records import update_run, write_run, write_run_rows
+    from .reindex import recover
 
     t0 = time.time()
     cwd = os.path.abspath(cwd or os.getcwd())
-    prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, cwd=cwd)
+    prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit,
+                       cwd=cwd)
     the_plan = prepared.plan
     executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root,
                              ray_timeout=ray_timeout)
@@ -225,70 +241,94 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     make_dir(the_plan.root, "--root")
     with RunLock(the_plan.root, run_id=run_id):
         cat.ensure_schema()
-        cat.recover_interrupted(the_plan.root, time.time(), _stop_orphans(the_plan))
+        now = time.time()
+        orphans = _stop_orphans(the_plan.root, now)
         status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
+        # What the folders know and the catalog missed (a dead driver, a reader, a deleted catalog).
+        recover(cat, the_plan.root, the_plan, status, now, orphans)
         if not skip_existing:
             status = dict.fromkeys(status, "planned")
         to_run = [j for j in the_plan.jobs if status[j] != "done"]
         final = "failed"
         result = None
         begun = False
-        previous = None
+        handlers = {}
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+            handlers = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+                        signal.SIGINT: signal.getsignal(signal.SIGINT)}
+        run_row = {
+            "run_id": run_id,
+            "argv": list(argv if argv is not None else sys.argv),
+            "params_text": _params_text(prepared.spec, params),
+            "pipeline_ref": prepared.pipeline.ref,
+            "root": the_plan.root,
+            "backend": executor.name,
+            "workers": workers,
+            "host": os.uname().nodename,
+            "user": _user(),
+            "pid": os.getpid(),
+            "git_sha": _git_sha(cwd),
+            "trackdag_version": __version__,
+            "started": datetime.now(timezone.utc),
+            "status": "running",
+            "n_rows": len(the_plan.rows),
+            "n_jobs": len(the_plan.jobs),
+        }
+        recorder = Recorder(cat, run_id, the_plan)
         try:
             if to_run:  # an executor only when there is work: a private Ray costs seconds
                 nodes = {the_plan.jobs[j].node for j in to_run}
                 executor.check({n: the_plan.pipeline.nodes[n].resources for n in sorted(nodes)})
                 executor.start()  # an unreachable cluster fails here, before the run is recorded
-            cat.begin_run({
-                "run_id": run_id,
-                "argv": list(argv if argv is not None else sys.argv),
-                "params_text": _params_text(prepared.spec, params),
-                "pipeline_ref": prepared.pipeline.ref,
-                "root": the_plan.root,
-                "backend": executor.name,
-                "workers": workers,
-                "host": os.uname().nodename,
-                "user": _user(),
-                "pid": os.getpid(),
-                "git_sha": _git_sha(cwd),
-                "trackdag_version": __version__,
-                "started": datetime.now(timezone.utc),
-                "status": "running",
-                "n_rows": len(the_plan.rows),
-                "n_jobs": len(the_plan.jobs),
-            })
+            write_run(the_plan.root, run_row)  # the record first, then its index
+            write_run_rows(the_plan.root, run_id, the_plan.row_jobs)
+            cat.begin_run(run_row)
             begun = True
             attempts = cat.register_plan(run_id, the_plan, status)
             for job_id in to_run:
                 write_job_folder(the_plan.jobs[job_id], the_plan)
             if on_plan is not None:
                 on_plan(the_plan, len(to_run))
-            recorder = Recorder(cat, run_id)
+            options = JobOptions(env=env, run_id=run_id, timeout=timeout, log_limit=log_limit,
+                                 hash_outputs=hash_outputs)
             result = execute(the_plan, to_run, executor, recorder, attempts_before=attempts,
                              cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, retry=retry,
-                             on_event=on_event, on_tick=on_tick, env=env)
+                             on_event=on_event, on_tick=on_tick, options=options)
             counts = result.counts
             final = "cancelled" if result.interrupted else ("failed" if counts.failed else "done")
         except KeyboardInterrupt:  # before or after execute(): nothing left running
             final = "cancelled"
             raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
             try:
                 executor.close()
             finally:
                 if begun:
-                    counts_row = {}
-                    if result is not None:
-                        c = result.counts
-                        counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped,
-                                      "n_cached": c.cached}
-                    cat.finish_run(run_id, final, counts_row, time.time())
+                    _finish_run(cat, recorder, run_id, the_plan.root, final, result)
+                for sig, handler in handlers.items():
+                    signal.signal(sig, handler)
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
-                     time.time() - t0)
+                     time.time() - t0, catalog_held=recorder.holder)
+
+
+def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, result: Any) -> None:
+    """Close the run: its record on disk, then the catalog (unless a reader holds it: the next writer does)."""
+    from .errors import CatalogLockedError
+    from .records import update_run, write_pending
+
+    counts_row = {}
+    if result is not None:
+        c = result.counts
+        counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
+    ended = time.time()
+    update_run(root, run_id, status=final, ended=ended, **counts_row)
+    if recorder.pending is not None:
+        return  # the catalog is held: the run's end is in its record, for the next writer
+    try:
+        cat.finish_run(run_id, final, counts_row, ended, timeout=recorder.final_wait)
+    except CatalogLockedError as exc:
+        recorder.holder = str(exc)
+        recorder.pending = write_pending(root, run_id, [])
 
 
 def _params_text(spec: ParamsSpec, params: Any) -> str:

@@ -8,7 +8,7 @@ output argument (keys starting with 'out') as a JSON file of the arguments.
 Special params: --fail=True exits 3; --no_outputs=True exits 0 without
 writing outputs; --sleep=S sleeps first; --flaky=PATH fails (exit 4) unless
 PATH exists, creating it (so the second attempt passes); --kill_worker=True
-SIGKILLs the process that started invoke.sh (a Ray actor); --spawn=TOKEN
+SIGKILLs the process that runs the job (a Ray actor); --spawn=TOKEN
 starts a child `sleep 300` named TOKEN and waits for it.
 """
 import json
@@ -39,8 +39,11 @@ if args.get("flaky") and args["flaky"] != "False":
         sys.exit(4)
 if args.get("kill_worker") == "True":
     import signal
-    with open(f"/proc/{os.getppid()}/stat") as fh:  # our parent is bash invoke.sh
-        worker = int(fh.read().rsplit(")", 1)[1].split()[1])
+    worker = os.getppid()  # invoke.sh exec'd us: our parent is the worker ...
+    with open(f"/proc/{worker}/comm") as fh:
+        if fh.read().strip() == "bash":  # ... unless the command is shell text bash stays in front of
+            with open(f"/proc/{worker}/stat") as stat:
+                worker = int(stat.read().rsplit(")", 1)[1].split()[1])
     os.kill(worker, signal.SIGKILL)
 if args.get("spawn") and args["spawn"] != "False":
     import subprocess

@@ -34,8 +34,12 @@ from typing import Any, Sequence
 
 from ..errors import CatalogError, CatalogLockedError, NoCatalogError
 
-#: default bounded wait on another process's lock, in seconds
-DEFAULT_TIMEOUT = float(os.environ.get("TRACKDAG_LOCK_TIMEOUT", "30"))
+def lock_timeout() -> float:
+    """The default bounded wait on another process's lock, in seconds (``TRACKDAG_LOCK_TIMEOUT``, 30)."""
+    try:
+        return float(os.environ.get("TRACKDAG_LOCK_TIMEOUT", "30"))
+    except ValueError:
+        return 30.0
 
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
@@ -80,7 +84,7 @@ def _connect(path: "str | os.PathLike", *, read_only: bool, timeout: float | Non
     path = os.fspath(path)
     if read_only and not os.path.exists(path):
         raise NoCatalogError(f"no catalog at {path}: run `trackdag run` first (or pass --root / --catalog)")
-    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    timeout = lock_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     delay = 0.01
     while True:

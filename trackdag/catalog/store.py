@@ -56,10 +56,14 @@ class Catalog:
 
     # -- connections ------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A read-write connection inside BEGIN/COMMIT, closed afterwards."""
+    def transaction(self, timeout: float | None = None) -> Iterator[Any]:
+        """A read-write connection inside BEGIN/COMMIT, closed afterwards.
+
+        ``timeout``: how long to wait for another process's lock (default:
+        the catalog's, else ``TRACKDAG_LOCK_TIMEOUT``); 0 tries once.
+        """
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        con = connect(self.path, timeout=self.timeout)
+        con = connect(self.path, timeout=self.timeout if timeout is None else timeout)
         try:
             if not self._migrated:
                 migrate(con, path=self.path)
@@ -113,53 +117,15 @@ class Catalog:
                 values,
             )
 
-    def finish_run(self, run_id: str, status: str, counts: Mapping[str, int], ended: float) -> None:
+    def finish_run(self, run_id: str, status: str, counts: Mapping[str, int], ended: float, *,
+                   timeout: float | None = None) -> None:
         """Close a run with its final status and counts."""
         sets = ", ".join(f"{_q(k)} = ?" for k in counts)
-        with self.transaction() as con:
+        with self.transaction(timeout) as con:
             con.execute(
                 f"UPDATE runs SET status = ?, ended = ?{', ' + sets if sets else ''} WHERE run_id = ?",
                 [status, utc(ended), *counts.values(), run_id],
             )
-
-    def recover_interrupted(self, root: str, now: float, orphans: Iterable[str] = ()) -> int:
-        """Close what a dead driver left open on ``root``; returns how many attempts it interrupted.
-
-        Called while holding the root's run lock, so no live driver owns
-        these rows: runs left 'running' become 'interrupted'; jobs they left
-        'queued' or 'running', and ``orphans`` (jobs found still marked as
-        running on disk, whose state may not have reached the catalog before
-        the driver died), get a cancelled attempt and the state 'cancelled'.
-        """
-        import pyarrow as pa
-
-        why = "interrupted: the driver stopped before the job finished"
-        with self.transaction() as con:
-            dead = [r for (r,) in con.execute(
-                "SELECT run_id FROM runs WHERE status = 'running' AND root = ?", [root]).fetchall()]
-            con.register("td_orphans", pa.table({"job_id": pa.array(sorted(set(orphans)), pa.string())}))
-            marks = ", ".join("?" for _ in dead) or "NULL"
-            # A job marked running in the catalog already counts the lost attempt;
-            # one only seen on disk gets the next number.
-            con.execute(f"""
-                CREATE TEMP TABLE td_lost AS
-                SELECT job_id, CASE WHEN status IN ('running', 'queued') THEN attempts ELSE attempts + 1 END AS attempt,
-                       last_run, started
-                FROM jobs
-                WHERE (status IN ('running', 'queued') AND last_run IN ({marks}))
-                   OR job_id IN (SELECT job_id FROM td_orphans)""", dead)
-            lost = con.execute("SELECT count(*) FROM td_lost").fetchone()[0]
-            con.execute(
-                "INSERT OR IGNORE INTO attempts (job_id, attempt, run_id, status, started, error) "
-                "SELECT job_id, attempt, last_run, 'cancelled', started, ? FROM td_lost WHERE attempt > 0", [why])
-            con.execute("UPDATE jobs SET status = 'cancelled', error = ?, ended = ?, attempts = l.attempt "
-                        "FROM td_lost l WHERE jobs.job_id = l.job_id", [why, utc(now)])
-            if dead:
-                con.execute(f"UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id IN ({marks})",
-                            [utc(now), *dead])
-            con.execute("DROP TABLE td_lost")
-            con.unregister("td_orphans")
-            return lost
 
     # -- plan registration -----------------------------------------------------------
     def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
@@ -231,8 +197,18 @@ class Catalog:
 
     # -- outcomes -------------------------------------------------------------------
     def record(self, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]],
-               results: Iterable[tuple[str, Mapping[str, Any] | None, str | None]] = ()) -> None:
-        """Apply a micro-batch of job state changes, finished attempts and result rows.
+               results: Iterable[tuple[str, Mapping[str, Any] | None, str | None]] = (), *,
+               timeout: float | None = None) -> None:
+        """Apply a micro-batch in one transaction (see :meth:`record_on`); ``timeout`` as :meth:`transaction`'s."""
+        states, attempts, results = list(states), list(attempts), list(results)
+        if not states and not attempts and not results:
+            return
+        with self.transaction(timeout) as con:
+            self.record_on(con, states, attempts, results)
+
+    def record_on(self, con: Any, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]],
+                  results: Iterable[tuple[str, Mapping[str, Any] | None, str | None]] = ()) -> None:
+        """Apply a micro-batch of job state changes, finished attempts and result rows on ``con``.
 
         ``states``: dicts with job_id, status and optionally started, ended
         (epoch seconds), attempts, error.  ``attempts``: dicts with the
@@ -253,48 +229,47 @@ class Catalog:
         if not states and not attempts and not results:
             return
         ts = pa.timestamp("us", tz="UTC")
-        with self.transaction() as con:
-            if states:
-                table = pa.table({
-                    "job_id": pa.array([s["job_id"] for s in states], pa.string()),
-                    "status": pa.array([s["status"] for s in states], pa.string()),
-                    "started": pa.array([utc(s.get("started")) for s in states], ts),
-                    "ended": pa.array([utc(s.get("ended")) for s in states], ts),
-                    "attempts": pa.array([s.get("attempts") for s in states], pa.int32()),
-                    "error": pa.array([s.get("error") for s in states], pa.string()),
-                })
-                con.register("td_states", table)
-                con.execute(
-                    "UPDATE jobs SET status = s.status, started = coalesce(s.started, jobs.started), "
-                    "ended = CASE WHEN s.status IN ('running', 'queued', 'planned') THEN NULL "
-                    "ELSE coalesce(s.ended, jobs.ended) END, "
-                    "attempts = coalesce(s.attempts, jobs.attempts), error = s.error "
-                    "FROM td_states s WHERE jobs.job_id = s.job_id"
-                )
-                con.unregister("td_states")
-            if attempts:
-                table = pa.table({
-                    "job_id": pa.array([a["job_id"] for a in attempts], pa.string()),
-                    "attempt": pa.array([a["attempt"] for a in attempts], pa.int32()),
-                    "run_id": pa.array([a["run_id"] for a in attempts], pa.string()),
-                    "status": pa.array([a["status"] for a in attempts], pa.string()),
-                    "exit_code": pa.array([a.get("exit_code") for a in attempts], pa.int32()),
-                    "signal": pa.array([a.get("signal") for a in attempts], pa.int32()),
-                    "started": pa.array([utc(a.get("started")) for a in attempts], ts),
-                    "ended": pa.array([utc(a.get("ended")) for a in attempts], ts),
-                    "duration": pa.array([a.get("duration") for a in attempts], pa.float64()),
-                    "host": pa.array([a.get("host") for a in attempts], pa.string()),
-                    "node_id": pa.array([a.get("node_id") for a in attempts], pa.string()),
-                    "pid": pa.array([a.get("pid") for a in attempts], pa.int32()),
-                    "peak_rss_kb": pa.array([a.get("peak_rss_kb") for a in attempts], pa.int64()),
-                    "stderr_tail": pa.array([a.get("stderr_tail") for a in attempts], pa.string()),
-                    "error": pa.array([a.get("error") for a in attempts], pa.string()),
-                })
-                con.register("td_attempts", table)
-                con.execute("INSERT OR REPLACE INTO attempts BY NAME SELECT * FROM td_attempts")
-                con.unregister("td_attempts")
-            if results:
-                self._write_results(con, results)
+        if states:
+            table = pa.table({
+                "job_id": pa.array([s["job_id"] for s in states], pa.string()),
+                "status": pa.array([s["status"] for s in states], pa.string()),
+                "started": pa.array([utc(s.get("started")) for s in states], ts),
+                "ended": pa.array([utc(s.get("ended")) for s in states], ts),
+                "attempts": pa.array([s.get("attempts") for s in states], pa.int32()),
+                "error": pa.array([s.get("error") for s in states], pa.string()),
+            })
+            con.register("td_states", table)
+            con.execute(
+                "UPDATE jobs SET status = s.status, started = coalesce(s.started, jobs.started), "
+                "ended = CASE WHEN s.status IN ('running', 'queued', 'planned') THEN NULL "
+                "ELSE coalesce(s.ended, jobs.ended) END, "
+                "attempts = coalesce(s.attempts, jobs.attempts), error = s.error "
+                "FROM td_states s WHERE jobs.job_id = s.job_id"
+            )
+            con.unregister("td_states")
+        if attempts:
+            table = pa.table({
+                "job_id": pa.array([a["job_id"] for a in attempts], pa.string()),
+                "attempt": pa.array([a["attempt"] for a in attempts], pa.int32()),
+                "run_id": pa.array([a["run_id"] for a in attempts], pa.string()),
+                "status": pa.array([a["status"] for a in attempts], pa.string()),
+                "exit_code": pa.array([a.get("exit_code") for a in attempts], pa.int32()),
+                "signal": pa.array([a.get("signal") for a in attempts], pa.int32()),
+                "started": pa.array([utc(a.get("started")) for a in attempts], ts),
+                "ended": pa.array([utc(a.get("ended")) for a in attempts], ts),
+                "duration": pa.array([a.get("duration") for a in attempts], pa.float64()),
+                "host": pa.array([a.get("host") for a in attempts], pa.string()),
+                "node_id": pa.array([a.get("node_id") for a in attempts], pa.string()),
+                "pid": pa.array([a.get("pid") for a in attempts], pa.int32()),
+                "peak_rss_kb": pa.array([a.get("peak_rss_kb") for a in attempts], pa.int64()),
+                "stderr_tail": pa.array([a.get("stderr_tail") for a in attempts], pa.string()),
+                "error": pa.array([a.get("error") for a in attempts], pa.string()),
+            })
+            con.register("td_attempts", table)
+            con.execute("INSERT OR REPLACE INTO attempts BY NAME SELECT * FROM td_attempts")
+            con.unregister("td_attempts")
+        if results:
+            self._write_results(con, results)
 
     @staticmethod
     def _write_results(con: Any, results: list[tuple[str, Mapping[str, Any] | None, str | None]]) -> None:

@@ -45,6 +45,14 @@ class JobSpec:
     primary_output: str | None = None
     #: where the pipeline's module was imported from (to unpickle load_result)
     import_dir: str | None = None
+    #: the run this attempt belongs to (recorded in the folder's attempt record)
+    run_id: str | None = None
+    #: seconds after which the job's process group is killed and the attempt fails (None: no limit)
+    timeout: float | None = None
+    #: bytes kept of stdout.log / stderr.log each (head and tail); None: TRACKDAG_LOG_LIMIT or 100 MiB; 0: all
+    log_limit: int | None = None
+    #: also keep a sha256 of each output file in the done record (trackdag verify --hash)
+    hash_outputs: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class Outcome:
     result_error: str | None = None
     #: which worker ran it (the Ray node id; None for the local backend)
     worker: str | None = None
+    #: True when the attempt record is already in the job folder (the runner wrote it)
+    recorded: bool = False
 
     @property
     def duration(self) -> float:

@@ -151,6 +151,7 @@ class LocalExecutor(Executor):
         self._capacity = max(self.workers, int(self.workers / smallest))
 
     def start(self) -> None:
+        self.table.start()
         self._pool = cf.ThreadPoolExecutor(max_workers=self._capacity, thread_name_prefix="trackdag-job")
 
     # -- resources -----------------------------------------------------------------
@@ -245,3 +246,4 @@ class LocalExecutor(Executor):
                 self.table.terminate_all(grace=1.0)
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self.table.close()

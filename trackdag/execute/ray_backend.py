@@ -78,22 +78,16 @@ def _make_actor_class(ray: Any) -> Any:
 
         def __init__(self) -> None:
             self.table = ProcessTable()
+            self.table.start()
             self.node_id = ray.get_runtime_context().get_node_id()
 
         def run(self, spec: JobSpec) -> Outcome:
-            outcome = run_job(spec, self.table)
-            return _with_node(outcome, self.node_id)
+            return run_job(spec, self.table, worker=self.node_id)
 
         def terminate(self) -> None:
             self.table.terminate_all()
 
     return JobActor
-
-
-def _with_node(outcome: Outcome, node_id: str) -> Outcome:
-    import dataclasses
-
-    return dataclasses.replace(outcome, worker=node_id)
 
 
 class _Slot:

@@ -15,7 +15,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
@@ -26,9 +25,12 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..layout import RUNNING, STDERR, STDOUT, atomic_write, clear_done, missing_outputs, read_running, write_done
+from ..layout import STDERR, STDOUT, clear_done, missing_outputs, read_running, write_done
+from ..records import attempt_record, mark_running, unmark_running, write_attempt
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
+from .logs import LogCopier, default_limit
+from .watchdog import Watchdog
 
 TAIL_BYTES = 2000
 HOST = socket.gethostname()
@@ -46,22 +48,41 @@ def tail(path: str, size: int = TAIL_BYTES) -> str:
 
 
 class ProcessTable:
-    """Running process groups by job id, so a backend can kill them all."""
+    """Running process groups by job id, so a backend can kill them all.
 
-    def __init__(self) -> None:
+    Every group is also registered with a :class:`~trackdag.execute.watchdog.Watchdog`,
+    which kills it if this process dies first (a SIGKILLed driver or Ray worker).
+    """
+
+    def __init__(self, watchdog: bool = True) -> None:
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}
         self.cancelled = threading.Event()
+        self.watchdog = Watchdog() if watchdog else None
 
     def add(self, job_id: str, proc: subprocess.Popen) -> None:
         with self._lock:
             self._procs[job_id] = proc
+        if self.watchdog is not None:
+            self.watchdog.add(proc.pid)
         if self.cancelled.is_set():  # cancel() raced with this start
             _killpg(proc.pid, signal.SIGTERM)
 
     def remove(self, job_id: str) -> None:
         with self._lock:
-            self._procs.pop(job_id, None)
+            proc = self._procs.pop(job_id, None)
+        if proc is not None and self.watchdog is not None:
+            self.watchdog.remove(proc.pid)
+
+    def start(self) -> None:
+        """Start the watchdog before the first job, so that no job runs unguarded for a moment."""
+        if self.watchdog is not None:
+            self.watchdog.start()
+
+    def close(self) -> None:
+        """Stop the watchdog (after every job was removed, it kills nothing)."""
+        if self.watchdog is not None:
+            self.watchdog.close()
 
     def terminate_all(self, grace: float = 3.0) -> None:
         """SIGTERM every group, then SIGKILL what is left after ``grace`` seconds."""
@@ -138,31 +159,105 @@ def _own_peak_kb() -> int:
     return 0
 
 
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9 (the number when it has no name).
+
+    >>> signal_name(9), signal_name(200)
+    ('SIGKILL', 'signal 200')
+    """
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _finish(spec: JobSpec, outcome: Outcome, worker: str | None) -> Outcome:
+    """Record the attempt in the job folder (before anyone else hears of it) and return it."""
+    import dataclasses
+
+    if worker is not None:
+        outcome = dataclasses.replace(outcome, worker=worker)
+    try:
+        write_attempt(spec.folder, attempt_record(outcome, spec.run_id or ""))
+    except OSError as exc:  # a full or read-only disk: the driver still gets the outcome
+        outcome = dataclasses.replace(outcome, error=(outcome.error or "") + f" (its attempt record could not be "
+                                                                            f"written: {exc.strerror or exc})")
+    return dataclasses.replace(outcome, recorded=True)
+
+
+class _Timer:
+    """Kill a job's process group after ``timeout`` seconds (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, pgid: int, timeout: float | None) -> None:
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = None
+        if timeout:
+            self._thread = threading.Thread(target=self._run, args=(pgid, timeout), daemon=True,
+                                            name="trackdag-timeout")
+            self._thread.start()
+
+    def _run(self, pgid: int, timeout: float) -> None:
+        if self._done.wait(timeout):
+            return
+        self.fired = True
+        _killpg(pgid, signal.SIGTERM)
+        if not self._done.wait(3.0):
+            _killpg(pgid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._done.set()
+
+
 def run_job(spec: JobSpec, table: ProcessTable | None = None,
-            on_start: Callable[[str, int], None] | None = None) -> Outcome:
-    """Run one attempt of ``spec`` to completion and describe what happened."""
+            on_start: Callable[[str, int], None] | None = None, worker: str | None = None) -> Outcome:
+    """Run one attempt of ``spec`` to completion, record it in the job folder and describe what happened.
+
+    ``worker`` names where it ran (the Ray node id).  stdout and stderr go
+    through pipes into capped logs (:mod:`trackdag.execute.logs`);
+    ``spec.timeout`` kills the job's group when it runs too long.
+    """
     folder = spec.folder
-    clear_done(folder)  # a rerun is not done until it says so again
     started = time.time()
     if table is not None and table.cancelled.is_set():
-        return Outcome(spec.job_id, spec.attempt, "cancelled", None, None, started, started, HOST,
-                       error="cancelled before it started")
+        return _finish(spec, Outcome(spec.job_id, spec.attempt, "cancelled", None, None, started, started, HOST,
+                                     error="cancelled before it started"), worker)
+    clear_done(folder)  # a rerun is not done until it says so again
     env = None if spec.env is None else {**os.environ, **spec.env}
     # Linux charges a forked child with its parent's memory high-water mark
     # until exec, so a peak at or below ours says nothing about the job.
     floor_kb = _own_peak_kb()
+    limit = default_limit() if spec.log_limit is None else spec.log_limit
+    pipes = [os.pipe(), os.pipe()]
     try:
-        with open(os.path.join(folder, STDOUT), "wb") as out, open(os.path.join(folder, STDERR), "wb") as err:
-            proc = subprocess.Popen(spec.argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=env, start_new_session=True)
+        proc = subprocess.Popen(spec.argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=pipes[0][1],
+                                stderr=pipes[1][1], env=env, start_new_session=True)
     except OSError as exc:
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
         now = time.time()
-        return Outcome(spec.job_id, spec.attempt, "failed", None, None, started, now, HOST,
-                       error=f"could not start {spec.argv[0]}: {exc}")
+        return _finish(spec, Outcome(spec.job_id, spec.attempt, "failed", None, None, started, now, HOST,
+                                     error=f"could not start {spec.argv[0]}: {exc}"), worker)
+    for _, w in pipes:
+        os.close(w)
+    try:
+        copier = LogCopier([(pipes[0][0], os.path.join(folder, STDOUT)),
+                            (pipes[1][0], os.path.join(folder, STDERR))], limit)
+    except OSError as exc:  # the logs cannot even be created (a full disk): stop the job, say why
+        _killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for r, _ in pipes:
+            os.close(r)
+        now = time.time()
+        return _finish(spec, Outcome(spec.job_id, spec.attempt, "failed", None, None, started, now, HOST,
+                                     proc.pid, error=f"could not write its logs in {folder}: "
+                                                     f"{exc.strerror or exc}"), worker)
     if table is not None:
         table.add(spec.job_id, proc)
-    running = os.path.join(folder, RUNNING)
-    atomic_write(running, json.dumps({"pid": proc.pid, "pgid": proc.pid, "host": HOST, "started": started}))
+    timer = _Timer(proc.pid, spec.timeout)
+    mark_running(folder, {"pid": proc.pid, "pgid": proc.pid, "host": HOST, "started": started,
+                          "attempt": spec.attempt, "run_id": spec.run_id, "job_id": spec.job_id})
     if on_start is not None:
         on_start(spec.job_id, proc.pid)
     try:
@@ -170,35 +265,55 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
+        timer.stop()
         if table is not None:
             table.remove(spec.job_id)
-        try:
-            os.unlink(running)
-        except FileNotFoundError:
-            pass
+        copier.join(30)  # the pipes close when the last process of the job does
+    try:
+        return _conclude(spec, proc, usage, floor_kb, started, timer, copier, table, worker)
+    finally:
+        # Only now: until its attempt is recorded, the marks tell a later run this attempt was lost.
+        unmark_running(folder, spec.job_id)
+
+
+def _conclude(spec: JobSpec, proc: subprocess.Popen, usage: Any, floor_kb: int, started: float, timer: _Timer,
+              copier: LogCopier, table: ProcessTable | None, worker: str | None) -> Outcome:
+    """The outcome of a finished job process: checks, result, records."""
+    folder = spec.folder
     ended = time.time()
     code = proc.returncode
     exit_code, sig = (code, None) if code >= 0 else (None, -code)
     peak = int(usage.ru_maxrss) if usage.ru_maxrss > floor_kb else None
     stderr_tail = tail(os.path.join(folder, STDERR))
+
+    def outcome(status: str, error: str | None, **extra: Any) -> Outcome:
+        return _finish(spec, Outcome(spec.job_id, spec.attempt, status, exit_code, sig, started, ended, HOST,
+                                     proc.pid, peak, stderr_tail, error=error, **extra), worker)
+
     if table is not None and table.cancelled.is_set() and code != 0:
-        return Outcome(spec.job_id, spec.attempt, "cancelled", exit_code, sig, started, ended, HOST, proc.pid,
-                       peak, stderr_tail, error="cancelled")
+        return outcome("cancelled", "cancelled")
+    if timer.fired:
+        return outcome("failed", f"timeout: still running after {spec.timeout:g}s, killed"
+                                 + (f" ({signal_name(sig)})" if sig else ""))
     if code != 0:
-        why = f"killed by signal {sig}" if sig else f"exit code {code}"
-        return Outcome(spec.job_id, spec.attempt, "failed", exit_code, sig, started, ended, HOST, proc.pid,
-                       peak, stderr_tail, error=why)
+        return outcome("failed", f"killed by {signal_name(sig)}" if sig else f"exit code {code}")
+    if copier.errors:
+        return outcome("failed", "exit 0 but its log could not be written: "
+                                 + "; ".join(f"{os.path.basename(k)}: {v}" for k, v in copier.errors.items()))
     missing = missing_outputs(spec.outputs)
     if missing:
-        return Outcome(spec.job_id, spec.attempt, "failed", exit_code, sig, started, ended, HOST, proc.pid,
-                       peak, stderr_tail, error=f"exit 0 but declared output(s) missing: {', '.join(missing)}")
+        return outcome("failed", f"exit 0 but declared output(s) missing: {', '.join(missing)}")
     # The result row is read here, where the job ran, and saved before the
-    # done record: a done job always has its result.json.
+    # done record: a done job always has its result.json and its attempt record.
     load, load_error = _loader(spec)
     row, row_error = collect_result(spec.node, load, spec.primary_output, folder)
     if load_error:
         row, row_error = None, load_error
-    write_result_json(folder, spec.job_id, spec.node, row, row_error)
-    write_done(folder, spec.job_id, started=started, ended=ended, host=HOST, outputs=spec.outputs)
-    return Outcome(spec.job_id, spec.attempt, "done", 0, None, started, ended, HOST, proc.pid, peak, stderr_tail,
-                   result=row, result_error=row_error)
+    try:
+        write_result_json(folder, spec.job_id, spec.node, row, row_error)
+        done = outcome("done", None, result=row, result_error=row_error)
+        write_done(folder, spec.job_id, started=started, ended=ended, host=HOST, outputs=spec.outputs,
+                   content=spec.hash_outputs)
+    except OSError as exc:
+        return outcome("failed", f"exit 0 but its records could not be written in {folder}: {exc.strerror or exc}")
+    return done

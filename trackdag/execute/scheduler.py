@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import CatalogLockedError
 from ..layout import INVOKE, STDERR
+from ..records import attempt_record, write_attempt, write_pending
 from .base import Executor, JobSpec, Outcome
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..plan import Job, Plan
 
-FLUSH_SECONDS = 1.0
+#: seconds between micro-batches (TRACKDAG_FLUSH_SECONDS; tests stretch it to kill a driver between a job and its batch)
+FLUSH_SECONDS = float(os.environ.get("TRACKDAG_FLUSH_SECONDS", "1.0"))
 
 
 @dataclass
@@ -68,17 +70,36 @@ class ExecutionResult:
 
 
 class Recorder:
-    """Buffers state changes and attempts; writes them to the catalog in batches."""
+    """Buffers state changes and attempts; writes them to the catalog in batches.
 
-    def __init__(self, catalog: "Catalog | None", run_id: str) -> None:
+    The job folders already hold every attempt and result (the runner wrote
+    them), so the catalog only has to catch up: a flush during the run tries
+    the catalog's lock once and, when a reader holds it, keeps the batch for
+    the next second.  The run never waits for a reader.  The last flush waits
+    up to ``final_wait`` seconds; if the catalog is still held, the folders
+    with unrecorded outcomes are noted in ``<root>/.trackdag/pending/`` and
+    the next ``trackdag run`` or ``trackdag reindex`` records them.
+    """
+
+    def __init__(self, catalog: "Catalog | None", run_id: str, plan: "Plan | None" = None,
+                 final_wait: float | None = None) -> None:
+        from ..catalog.connection import lock_timeout
+
         self.catalog = catalog
         self.run_id = run_id
+        self.plan = plan
+        #: how long the last flush waits for a reader: 10 s, or TRACKDAG_LOCK_TIMEOUT when shorter
+        self.final_wait = min(10.0, lock_timeout()) if final_wait is None else final_wait
         self.states: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
         #: (job_id, result row or None, error or None) of jobs that finished
         self.results: list[tuple[str, Any, str | None]] = []
         #: flushes put off because another process held the catalog
         self.delayed = 0
+        #: set when the final flush could not reach the catalog: the file naming the folders it owes
+        self.pending: str | None = None
+        #: who held the catalog then
+        self.holder: str | None = None
         self._last = time.monotonic()
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
@@ -87,38 +108,83 @@ class Recorder:
     def outcome(self, outcome: Outcome) -> None:
         self.state(outcome.job_id, outcome.status, started=outcome.started, ended=outcome.ended,
                    attempts=outcome.attempt, error=outcome.error)
-        self.attempts.append({
-            "job_id": outcome.job_id, "attempt": outcome.attempt, "run_id": self.run_id,
-            "status": outcome.status, "exit_code": outcome.exit_code, "signal": outcome.signal,
-            "started": outcome.started, "ended": outcome.ended, "duration": outcome.duration,
-            "host": outcome.host, "node_id": outcome.worker, "pid": outcome.pid, "peak_rss_kb": outcome.peak_rss_kb,
-            "stderr_tail": outcome.stderr_tail, "error": outcome.error,
-        })
+        record = attempt_record(outcome, self.run_id)
+        self.attempts.append(record)
+        if not outcome.recorded and self.plan is not None:  # made by the driver: it keeps the record too
+            try:
+                write_attempt(self.plan.jobs[outcome.job_id].folder, record)
+            except OSError:
+                pass  # the catalog still gets it; a later `trackdag verify` reports the folder
         if outcome.status == "done":
             self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
     def maybe_flush(self) -> None:
-        """Flush if a second has passed; a catalog locked by a reader only delays it.
-
-        A notebook holding the catalog open must not abort a run: the batch
-        stays buffered and goes in with the next flush.
-        """
+        """Flush if a second has passed, without waiting: a reader holding the catalog only delays it."""
         if time.monotonic() - self._last >= FLUSH_SECONDS:
             try:
-                self.flush()
+                self.flush(timeout=0)
             except CatalogLockedError:
                 self.delayed += 1
                 self._last = time.monotonic()
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         if self.catalog is not None and (self.states or self.attempts or self.results):
-            self.catalog.record(self.states, self.attempts, self.results)
+            self.catalog.record(self.states, self.attempts, self.results, timeout=timeout)
         self.states, self.attempts, self.results = [], [], []
         self._last = time.monotonic()
 
+    def finish(self) -> None:
+        """The last flush: wait a little for a reader, then leave the rest to the next writer (see the class)."""
+        try:
+            self.flush(timeout=self.final_wait)
+        except CatalogLockedError as exc:
+            self.holder = str(exc)
+            if self.plan is not None:
+                ids = {s["job_id"] for s in self.states} | {a["job_id"] for a in self.attempts}
+                self.pending = write_pending(self.plan.root, self.run_id,
+                                             [self.plan.jobs[j].folder for j in ids if j in self.plan.jobs])
+            self.states, self.attempts, self.results = [], [], []
 
-def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | None = None) -> JobSpec:
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Per-run settings every job spec carries (``trackdag run`` options)."""
+
+    env: Mapping[str, str] | None = None
+    run_id: str | None = None
+    #: seconds per attempt (a node's own ``timeout`` attribute wins); None: no limit
+    timeout: float | None = None
+    log_limit: int | None = None
+    hash_outputs: bool = False
+
+
+def shield_interrupts() -> None:
+    """From now on Ctrl-C and SIGTERM only say that the run is stopping (main thread only).
+
+    The first one cancels the jobs; the clean-up (killing process groups,
+    recording every outcome, closing the run) takes a few seconds and must
+    finish, or jobs and the run would stay 'running' in the catalog.  The
+    caller restores the handlers (:func:`trackdag.sweep.run` does).
+    """
+    import signal
+    import sys
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def note(signum: int, frame: Any) -> None:
+        print("trackdag: stopping: killing the running jobs and recording them (a few seconds)", file=sys.stderr)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, note)
+
+
+def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | None = None,
+             options: JobOptions | None = None) -> JobSpec:
     """The frozen spec a worker needs for one attempt of ``job``."""
+    options = options or JobOptions(env=env)
+    env = options.env if env is None else env
     node = plan.pipeline.nodes[job.node]
     # Only result nodes (Pipeline.result_nodes) read a result; without a
     # loader and a primary output the worker records "no result".
@@ -128,7 +194,9 @@ def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | No
     return JobSpec(job.job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
                    dict(job.outputs), dict(node.resources), attempt,
                    load_result=node.load_result if node.has_load_result else None, primary_output=primary,
-                   import_dir=plan.pipeline.import_dir, env=dict(env) if env else None)
+                   import_dir=plan.pipeline.import_dir, env=dict(env) if env else None, run_id=options.run_id,
+                   timeout=node.timeout if node.timeout is not None else options.timeout,
+                   log_limit=options.log_limit, hash_outputs=options.hash_outputs)
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
@@ -136,15 +204,17 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             fail_fast: bool = False, retry: int = 0,
             on_event: Callable[[str, "Job", Outcome | None], None] | None = None,
             on_tick: Callable[[], None] | None = None,
-            env: Mapping[str, str] | None = None) -> ExecutionResult:
+            options: JobOptions | None = None) -> ExecutionResult:
     """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done.
 
     A failed job is submitted again up to ``retry`` times (each attempt is
     recorded); only then does it count as failed and skip its descendants.
     With ``fail_fast`` no new job starts after the first failure; jobs left
     unstarted stay ``planned`` for the next run.  Ctrl-C (KeyboardInterrupt)
-    cancels every running job and marks it cancelled.  ``env`` is added to
-    every job's environment (on Ray, jobs otherwise see the worker's).
+    cancels every running job and marks it cancelled.  ``options`` carry
+    the run's settings into every job spec: ``env`` is added to every job's
+    environment (on Ray, jobs otherwise see the worker's), the per-job
+    timeout, the log cap.
 
     The caller starts the executor before and closes it after (see
     :func:`trackdag.sweep.run`): with nothing to run, none is started.
@@ -214,7 +284,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                     continue
                 tries[job_id] = tries.get(job_id, 0) + 1
                 attempt = attempts_before.get(job_id, 0) + tries[job_id]
-                executor.submit(job_spec(plan, plan.jobs[job_id], attempt, env))
+                executor.submit(job_spec(plan, plan.jobs[job_id], attempt, options=options))
                 running.add(job_id)
                 recorder.state(job_id, "queued", ended=None, attempts=attempt, error=None)
             note_started()
@@ -233,6 +303,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     except KeyboardInterrupt:
         result.interrupted = True
         stop_submitting = True
+        shield_interrupts()  # a second Ctrl-C must not cut the clean-up short
         executor.cancel()
         deadline = time.monotonic() + 10
         while running and time.monotonic() < deadline:
@@ -246,5 +317,5 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             counts.cancelled += 1
         counts.not_started = len(pending) - len(running)
     finally:
-        recorder.flush()
+        recorder.finish()
     return result

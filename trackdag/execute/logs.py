@@ -1,0 +1,148 @@
+"""A job's stdout.log and stderr.log, capped: the head and the tail are kept, the middle is dropped.
+
+A job writing 2 GB to stdout must not fill the disk.  The job writes into a
+pipe; :class:`LogCopier` copies each pipe into its log file until the log
+holds ``limit / 2`` bytes (the head), then keeps only the last bytes written
+(the tail: between ``limit / 4`` and ``limit / 2`` of them) in two segment
+files that take turns, so the disk never holds much more than ``limit``
+bytes per log.  At the end the tail is appended after a line saying how many
+bytes were left out.  ``limit`` is ``--log-limit`` (``TRACKDAG_LOG_LIMIT``),
+default :data:`DEFAULT_LIMIT`; 0 means no cap.
+
+A pipe also ties the job to its runner: if the runner dies, the job's next
+write fails (and the watchdog kills it anyway).
+
+Example:
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> r, w = os.pipe()
+    >>> copier = LogCopier([(r, os.path.join(folder, 'out.log'))], limit=40)
+    >>> _ = os.write(w, b'0123456789' * 10); os.close(w)
+    >>> copier.join()
+    >>> text = open(os.path.join(folder, 'out.log')).read()
+    >>> text.startswith('01234567890123456789') and text.endswith('6789') and 'left out' in text
+    True
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import threading
+from typing import IO
+
+#: bytes kept of each log by default (100 MiB)
+DEFAULT_LIMIT = 100 * 1024 * 1024
+CHUNK = 1 << 16
+
+
+def default_limit() -> int:
+    """``TRACKDAG_LOG_LIMIT`` (bytes, 0 = no cap), else :data:`DEFAULT_LIMIT`."""
+    try:
+        return max(0, int(os.environ.get("TRACKDAG_LOG_LIMIT", DEFAULT_LIMIT)))
+    except ValueError:
+        return DEFAULT_LIMIT
+
+
+class _Log:
+    """One capped log being written."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.head: IO[bytes] = open(path, "wb")
+        self.head_left = limit // 2 if limit else -1
+        self.segment_size = max(limit // 4, 1)
+        self.segments = [f"{path}.tail0", f"{path}.tail1"]
+        self.current: IO[bytes] | None = None
+        self.which = 0
+        self.in_current = 0
+        self.dropped = 0  # bytes that left the tail (rotated away)
+        self.total = 0
+
+    def write(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.head_left < 0:  # no cap
+            self.head.write(data)
+            return
+        if self.head_left:
+            part, data = data[:self.head_left], data[self.head_left:]
+            self.head.write(part)
+            self.head_left -= len(part)
+        while data:
+            if self.current is None or self.in_current >= self.segment_size:
+                self._rotate()
+            part, data = data[:self.segment_size - self.in_current], data[self.segment_size - self.in_current:]
+            assert self.current is not None
+            self.current.write(part)
+            self.in_current += len(part)
+
+    def _rotate(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.which = 1 - self.which
+        older = self.segments[self.which]
+        if os.path.exists(older):
+            self.dropped += os.path.getsize(older)
+        self.current = open(older, "wb")
+        self.in_current = 0
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            newer = self.segments[self.which]
+            older = self.segments[1 - self.which]
+            kept = [p for p in (older, newer) if os.path.exists(p)]
+            if self.dropped:
+                self.head.write(f"\n[trackdag: {self.dropped} bytes of this log were left out to keep it under "
+                                f"{self.limit} bytes (--log-limit); {self.total} bytes were written in all]\n"
+                                .encode())
+            for segment in kept:
+                with open(segment, "rb") as fh:
+                    while block := fh.read(CHUNK):
+                        self.head.write(block)
+                os.unlink(segment)
+        self.head.close()
+
+
+class LogCopier:
+    """Copy pipes (read fd, log path) into capped logs in one background thread; :meth:`join` waits for EOF."""
+
+    def __init__(self, streams: list[tuple[int, str]], limit: int) -> None:
+        self._logs = {fd: _Log(path, limit) for fd, path in streams}
+        #: log path -> why writing it failed (a full disk), if it did
+        self.errors: dict[str, str] = {}
+        self._thread = threading.Thread(target=self._copy, name="trackdag-logs", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        selector = selectors.DefaultSelector()
+        for fd in self._logs:
+            selector.register(fd, selectors.EVENT_READ)
+        open_fds = set(self._logs)
+        try:
+            while open_fds:
+                for key, _ in selector.select():
+                    fd = key.fd
+                    try:
+                        data = os.read(fd, CHUNK)
+                    except OSError:
+                        data = b""
+                    if data:
+                        try:
+                            self._logs[fd].write(data)
+                        except OSError as exc:  # a full disk: keep draining, so the job never blocks
+                            self.errors[self._logs[fd].path] = exc.strerror or str(exc)
+                    else:
+                        selector.unregister(fd)
+                        open_fds.discard(fd)
+        finally:
+            selector.close()
+            for fd, log in self._logs.items():
+                try:
+                    log.close()
+                except OSError as exc:
+                    self.errors[log.path] = exc.strerror or str(exc)
+                os.close(fd)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
