@@ -281,3 +281,38 @@ def job_counts(root):
         con.close()
 
 
+
+
+# -- small file systems the fault tests can fill up or make read-only ---------------------------
+class Tmpfs:
+    """A tmpfs mounted at ``path`` (root only): ``remount('ro')``, ``remount('rw')``, ``remount('size=64m')``."""
+
+    def __init__(self, path, size):
+        self.path = path
+        path.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): the disk fault tests need root")
+
+    def remount(self, options):
+        subprocess.run(["mount", "-o", f"remount,{options}", str(self.path)], check=True)
+
+    def unmount(self):
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the disk fault tests mount a tmpfs: they need root")
+    mounts = []
+
+    def make(size="64m"):
+        fs = Tmpfs(tmp_path / f"fs{len(mounts)}", size)
+        mounts.append(fs)
+        return fs
+
+    yield make
+    for fs in mounts:
+        fs.unmount()

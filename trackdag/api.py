@@ -123,9 +123,7 @@ class OpenCatalog:
     def __init__(self, path: "str | os.PathLike", *, read_only: bool = True, timeout: float | None = None,
                  read_files: "str | os.PathLike | Iterable[str | os.PathLike] | None" = None,
                  allow_writes_to: "str | os.PathLike | None" = None) -> None:
-        from .catalog.connection import connect
-        from .catalog.migrations import LATEST, current_version, migrate
-        from .views import prepare
+        from .catalog.connection import connect, translated
 
         self.path = os.path.abspath(catalog_path(path))
         self.read_only = read_only
@@ -144,19 +142,27 @@ class OpenCatalog:
         self.connection = connect(self.path, read_only=read_only, timeout=timeout, sandbox=read_only,
                                   allowed_directories=opened)
         try:
-            if read_only:
-                version = current_version(self.connection)
-                if version == 0:
-                    raise CatalogError(f"{self.path} is not a trackdag catalog (no schema_version table)")
-                if version > LATEST:
-                    raise CatalogError(f"{self.path} has schema version {version}, newer than this trackdag "
-                                       f"knows ({LATEST}); upgrade trackdag")
-            else:
-                migrate(self.connection, path=self.path)
-            prepare(self.connection, read_only=read_only)
+            with translated(self.path):
+                self._prepare(read_only)
         except BaseException:
             self.connection.close()
             raise
+
+    def _prepare(self, read_only: bool) -> None:
+        """Check the schema version (reader) or migrate (writer), then make the views answer."""
+        from .catalog.migrations import LATEST, current_version, migrate
+        from .views import prepare
+
+        if read_only:
+            version = current_version(self.connection)
+            if version == 0:
+                raise CatalogError(f"{self.path} is not a trackdag catalog (no schema_version table)")
+            if version > LATEST:
+                raise CatalogError(f"{self.path} has schema version {version}, newer than this trackdag "
+                                   f"knows ({LATEST}); upgrade trackdag")
+        else:
+            migrate(self.connection, path=self.path)
+        prepare(self.connection, read_only=read_only)
 
     # -- queries ------------------------------------------------------------------------
     def sql(self, query: str, params: Any = None) -> Any:
@@ -271,6 +277,10 @@ def query(path: "str | os.PathLike", sql: str, *, timeout: float | None = None,
             return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as exc:
             message = one_line(exc)
+            if "Corrupt" in message or "checksum" in message:
+                from .catalog.connection import failure
+
+                raise failure(exc, cat.path) from None
             if any(words in message for words in _SEALED_WORDS):
                 opened = f" and the folders {', '.join(cat.read_files)}" if cat.read_files else ""
                 message += (f" (the catalog is open read-only: a query reads the catalog{opened} only; "

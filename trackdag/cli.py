@@ -29,6 +29,13 @@ class TrackdagGroup(click.Group):
         except TrackdagError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # the disk refused (full, read-only, gone): say which file, no traceback
+            if exc.errno is None:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}; free space or fix the folder, then run the same "
+                       "command again (finished jobs are kept)", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=TrackdagGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,10 +89,11 @@ def _catalog_options(func: Any) -> Any:
 @click.option("--show-commands", type=click.IntRange(min=0), default=10, show_default=True,
               help="With --dry-run: how many commands to print.")
 @click.option("--all-commands", is_flag=True, help="With --dry-run: print every command.")
+@click.option("--explain", is_flag=True, help="With --dry-run: say for every job why it would run or be skipped.")
 def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
         ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None, grid_limit: int,
         timeout: float | None, log_limit: int | None, hash_outputs: bool, skip_existing: bool, fail_fast: bool,
-        env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool) -> None:
+        env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool, explain: bool) -> None:
     """Expand the grid, plan the jobs and run the ones not done yet.
 
     Progress goes to stderr, the summary to stdout. Exit codes: 0 every job
@@ -98,11 +106,14 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
         report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs,
                                              grid_limit=grid_limit),
                                skip_existing=skip_existing, catalog=catalog)
-        click.echo(format_dry_run(report, None if all_commands else show_commands))
+        click.echo(format_explain(report, None if all_commands else show_commands) if explain
+                   else format_dry_run(report, None if all_commands else show_commands))
         if report.problem:
             click.echo(f"Error: the run would fail: {report.problem}", err=True)
             sys.exit(2)
         return
+    if explain:
+        raise click.UsageError("--explain goes with --dry-run (or use `trackdag explain JOB`)")
     shown: dict[str, Progress] = {}
 
     def on_plan(plan: Any, n_to_run: int) -> None:
@@ -217,6 +228,27 @@ def format_dry_run(report: Any, limit: int | None) -> str:
     return "\n".join(lines)
 
 
+def format_explain(report: Any, limit: int | None) -> str:
+    """``trackdag run --dry-run --explain``: the plan's counts, then each job's action and reason."""
+    from .verify import explain_plan
+
+    plan = report.plan
+    reasons = explain_plan(plan, report.would_run)
+    lines = format_dry_run(report, 0).split("\n")
+    lines = [line for line in lines if not line.startswith("... ")]
+    by_reason: dict[str, int] = {}
+    for action, reason in reasons.values():
+        key = f"{action}: {reason.split(':')[0].split(';')[0]}"
+        by_reason[key] = by_reason.get(key, 0) + 1
+    lines += [""] + [f"{n:>7}  {key}" for key, n in sorted(by_reason.items())]
+    items = list(reasons.items()) if limit is None else list(reasons.items())[:limit]
+    lines.append("")
+    lines += [f"{plan.jobs[j].node}/{plan.jobs[j].name}: {action}: {reason}" for j, (action, reason) in items]
+    if len(items) < len(reasons):
+        lines.append(f"... {len(reasons) - len(items)} more job(s); pass --all-commands to explain them all")
+    return "\n".join(lines)
+
+
 def format_summary(result: Any) -> str:
     """The few lines printed at the end of ``trackdag run``."""
     c = result.counts
@@ -240,6 +272,57 @@ def format_summary(result: Any) -> str:
                      "`trackdag reindex` on this root")
     return "\n".join(lines)
 
+
+
+# -- the disk and the catalog: reindex, verify, explain -------------------------------------
+@main.command()
+@_catalog_options
+def reindex(root: str, catalog: str | None) -> None:
+    """Bring the catalog in line with the job folders and run records under --root (creates it if missing).
+
+    The job folders are the record; the catalog is their index: after a
+    deleted or corrupt catalog (move it away first), this gives back every
+    job, attempt, result and run.
+    """
+    from .reindex import reindex as do_reindex
+
+    counts = do_reindex(root, catalog)
+    if counts.get("moved_aside"):
+        click.echo(f"the damaged catalog was moved to {counts['moved_aside']}", err=True)
+    click.echo(f"{counts['folders']} job folders and {counts['runs']} run records read: {counts['jobs']} jobs, "
+               f"{counts['attempts']} attempts and {counts['results']} results recorded")
+
+
+@main.command()
+@_catalog_options
+@click.option("--hash", "content", is_flag=True,
+              help="Also compare each output's sha256 (for outputs recorded with run --hash-outputs).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def verify(root: str, catalog: str | None, content: bool, fmt: str) -> None:
+    """List every disagreement between the catalog and the job folders; exit 1 if there is any."""
+    import json
+
+    from .verify import verify as do_verify
+
+    problems = do_verify(root, catalog, content=content)
+    if fmt == "json":
+        click.echo(json.dumps([p.__dict__ for p in problems], indent=2))
+    else:
+        click.echo("\n".join(p.line() for p in problems) if problems else "catalog and job folders agree")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@click.argument("job", required=False, default=".")
+@click.option("--root", type=click.Path(file_okay=False),
+              help="Folder that holds the job folders and the catalog [default: as for `trackdag show`].")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog file [default: <root>/catalog.duckdb].")
+def explain(job: str, root: str | None, catalog: str | None) -> None:
+    """Why the next run would run or skip JOB (a short id or prefix, full id, folder name or folder)."""
+    from .verify import explain_job
+
+    found = explain_job(job, root, catalog=catalog)
+    click.echo(f"{found['job']}: {found['action']}: {found['reason']}")
 
 
 # -- results: report, sql, export, schema ---------------------------------------------------

@@ -46,11 +46,18 @@ def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = Non
     """Write ``text`` to ``path`` via a temporary file and rename (all or nothing)."""
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    if mode is not None:
-        os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full or read-only disk: leave no half file, and say which file
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OSError(exc.errno, exc.strerror or str(exc), path) from None
 
 
 def invoke_script(job: Job, *, import_dir: str | None = None) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -278,6 +279,7 @@ def reindex(root: "str | os.PathLike", catalog: "str | os.PathLike | None" = Non
     """Import every run record and job folder under ``root`` into its catalog (created when missing)."""
     from .api import catalog_path
     from .catalog import Catalog
+    from .errors import CatalogError
     from .paths import check_file
 
     root = os.path.abspath(os.fspath(root))
@@ -291,11 +293,26 @@ def reindex(root: "str | os.PathLike", catalog: "str | os.PathLike | None" = Non
 
     cat = Catalog(path, timeout=timeout)
     pending_files, _ = read_pending(root)  # every folder is read anyway
-    with cat.transaction() as con:
-        counts = import_folders(cat, job_folders(root), root=root, con=con)
+    moved = None
+    try:
+        with cat.transaction() as con:
+            counts = import_folders(cat, job_folders(root), root=root, con=con)
+        cat.refresh_views()
+    except CatalogError as exc:
+        if "is damaged" not in str(exc):
+            raise
+        # A damaged catalog is moved aside (kept for a bug report) and built again from the folders.
+        moved = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.replace(path, moved)
+        for suffix in (".wal",):
+            if os.path.exists(path + suffix):
+                os.replace(path + suffix, moved + suffix)
+        cat = Catalog(path, timeout=timeout)
+        with cat.transaction() as con:
+            counts = import_folders(cat, job_folders(root), root=root, con=con)
+        cat.refresh_views()
     _remove(pending_files)
-    cat.refresh_views()
-    return counts
+    return {**counts, "moved_aside": moved}
 
 
 def stale_folders(con: Any, root: str, plan: Any, disk: Mapping[str, str]) -> list[str]:
@@ -327,7 +344,10 @@ def stale_folders(con: Any, root: str, plan: Any, disk: Mapping[str, str]) -> li
                    coalesce(j.attempts, 0)
             FROM td_disk d LEFT JOIN jobs j USING (job_id)""").fetchall()
     finally:
-        con.unregister("td_disk")
+        try:
+            con.unregister("td_disk")
+        except Exception:  # an aborted transaction (a damaged catalog): keep the first error
+            pass
     for folder, on_disk, lagging, n_attempts in found:
         if lagging:
             folders.add(folder)

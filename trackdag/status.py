@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from .api import catalog_path
-from .catalog.connection import connect
+from .catalog.connection import connect, translated
 from .errors import TrackdagError
 from .layout import STDERR, STDOUT
 from .lock import active_run
@@ -62,6 +62,11 @@ class Status:
 def status(root: str = "trackdag_output", *, catalog: str | None = None, run_id: str | None = None) -> Status:
     """Read the state of the latest run (or ``run_id``) on ``root``."""
     path = os.path.abspath(catalog_path(root, catalog))
+    with translated(path):
+        return _status(path, run_id)
+
+
+def _status(path: str, run_id: str | None) -> Status:
     con = connect(path, read_only=True)
     try:
         where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
@@ -190,14 +195,8 @@ class JobDetail:
     stderr_tail: str
 
 
-def show(ref: str = ".", root: str | None = None, *, catalog: str | None = None, lines: int = 20) -> JobDetail:
-    """Everything about one job: config, command, state, attempts, lineage, log tails.
-
-    ``ref`` is a full id, a short id or a unique prefix of one, a folder name,
-    or a path in a job folder (``.`` inside one).  Without ``root`` and
-    ``catalog``, a job folder's own root is used, else ``trackdag_output``.
-    """
-    path = _catalog_for(ref, root, catalog)
+def find_job(con: Any, ref: str, path: str) -> dict[str, Any]:
+    """The ``jobs`` row ``ref`` names (see :func:`show`); JobNotFound when none or several."""
     kind = resolve_ref_kind(ref)
     if kind == "full id":
         where, args = "job_id = ?", [ref]
@@ -210,22 +209,38 @@ def show(ref: str = ".", root: str | None = None, *, catalog: str | None = None,
         where, args = "node = ? AND short_id = ?", [m.group("node"), m.group("short")]  # type: ignore[union-attr]
     else:
         where, args = "folder = ?", [(job_folder_of(ref) or os.path.realpath(ref)).rstrip("/")]
+    found = _rows(con, f"SELECT * FROM jobs WHERE {where}", args)
+    if not found and kind == "folder path":  # a symlinked root: compare the names
+        m = _FOLDER_NAME.match(os.path.basename((job_folder_of(ref) or ref).rstrip("/")))
+        if m:
+            found = _rows(con, "SELECT * FROM jobs WHERE node = ? AND short_id = ?", [m["node"], m["short"]])
+    if not found:
+        raise JobNotFound(f"no job {ref!r} in {path} (give a short id or a prefix of one, a full id, "
+                          "or a job folder)")
+    if len(found) > 1:
+        names = ", ".join(sorted(f"{j['node']}_id_{j['short_id']}" for j in found)[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        raise JobNotFound(f"{ref!r} names several jobs ({names}{more}); give more characters, the folder "
+                          "name or the full id")
+    return found[0]
+
+
+def show(ref: str = ".", root: str | None = None, *, catalog: str | None = None, lines: int = 20) -> JobDetail:
+    """Everything about one job: config, command, state, attempts, lineage, log tails.
+
+    ``ref`` is a full id, a short id or a unique prefix of one, a folder name,
+    or a path in a job folder (``.`` inside one).  Without ``root`` and
+    ``catalog``, a job folder's own root is used, else ``trackdag_output``.
+    """
+    path = _catalog_for(ref, root, catalog)
+    with translated(path):
+        return _show(path, ref, lines)
+
+
+def _show(path: str, ref: str, lines: int) -> JobDetail:
     con = connect(path, read_only=True)
     try:
-        found = _rows(con, f"SELECT * FROM jobs WHERE {where}", args)
-        if not found and kind == "folder path":  # a symlinked root: compare the names
-            m = _FOLDER_NAME.match(os.path.basename((job_folder_of(ref) or ref).rstrip("/")))
-            if m:
-                found = _rows(con, "SELECT * FROM jobs WHERE node = ? AND short_id = ?", [m["node"], m["short"]])
-        if not found:
-            raise JobNotFound(f"no job {ref!r} in {path} (give a short id or a prefix of one, a full id, "
-                              "or a job folder)")
-        if len(found) > 1:
-            names = ", ".join(sorted(f"{j['node']}_id_{j['short_id']}" for j in found)[:10])
-            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-            raise JobNotFound(f"{ref!r} names several jobs ({names}{more}); give more characters, the folder "
-                              "name or the full id")
-        job = found[0]
+        job = find_job(con, ref, path)
         attempts = _rows(con, "SELECT attempt, run_id, status, exit_code, signal, started, ended, duration, host, "
                               "node_id, peak_rss_kb, error FROM attempts WHERE job_id = ? ORDER BY attempt",
                          [job["job_id"]])

@@ -307,13 +307,17 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
                     _finish_run(cat, recorder, run_id, the_plan.root, final, result)
                 for sig, handler in handlers.items():
                     signal.signal(sig, handler)
+    if recorder.error is not None:
+        # The jobs ran and their folders hold every outcome; the catalog could not be written.
+        raise type(recorder.error)(f"{recorder.error} (the run went on: {result.counts.done} jobs done, "
+                                   f"{result.counts.failed} failed)")
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
                      time.time() - t0, catalog_held=recorder.holder)
 
 
 def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, result: Any) -> None:
     """Close the run: its record on disk, then the catalog (unless a reader holds it: the next writer does)."""
-    from .errors import CatalogLockedError
+    from .errors import CatalogError, CatalogLockedError
     from .records import update_run, write_pending
 
     counts_row = {}
@@ -322,13 +326,15 @@ def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, res
         counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
     ended = time.time()
     update_run(root, run_id, status=final, ended=ended, **counts_row)
-    if recorder.pending is not None:
-        return  # the catalog is held: the run's end is in its record, for the next writer
+    if recorder.pending is not None or recorder.error is not None:
+        return  # the catalog is held or gone: the run's end is in its record, for the next writer
     try:
         cat.finish_run(run_id, final, counts_row, ended, timeout=recorder.final_wait)
     except CatalogLockedError as exc:
         recorder.holder = str(exc)
         recorder.pending = write_pending(root, run_id, [])
+    except CatalogError as exc:
+        recorder.error = exc
 
 
 def _params_text(spec: ParamsSpec, params: Any) -> str:

@@ -27,12 +27,44 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..errors import CatalogError, CatalogLockedError, NoCatalogError
+
+def failure(exc: BaseException, path: "str | os.PathLike") -> CatalogError:
+    """A DuckDB or OS error met while using catalog ``path``, as one line that says what to do."""
+    text = " ".join(str(exc).split())[:300]
+    path = os.fspath(path)
+    if any(word in text for word in ("Corrupt", "checksum", "not a valid DuckDB database", "malformed")):
+        return CatalogError(f"catalog {path} is damaged ({text}); run `trackdag reindex --root "
+                            f"{os.path.dirname(os.path.abspath(path))}`: it moves the damaged file aside and "
+                            "rebuilds the catalog from the job folders")
+    if isinstance(exc, OSError):
+        where = exc.filename or path
+        return CatalogError(f"cannot write catalog {path}: {exc.strerror or exc} ({where}); free space or fix "
+                            "permissions, then run again: the job folders keep every outcome")
+    if "No space left" in text or "Read-only file system" in text or "Permission denied" in text:
+        return CatalogError(f"cannot write catalog {path}: {text}; free space or fix permissions, then run again: "
+                            "the job folders keep every outcome")
+    return CatalogError(f"catalog {path}: {text}")
+
+
+@contextlib.contextmanager
+def translated(path: "str | os.PathLike") -> Iterator[None]:
+    """Turn DuckDB's (and the file system's) errors inside the block into one-line CatalogErrors."""
+    import duckdb
+
+    try:
+        yield
+    except CatalogError:
+        raise
+    except (duckdb.Error, OSError) as exc:
+        raise failure(exc, path) from None
+
 
 def lock_timeout() -> float:
     """The default bounded wait on another process's lock, in seconds (``TRACKDAG_LOCK_TIMEOUT``, 30)."""

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CatalogError, PlanError
-from .connection import connect
+from .connection import connect, translated
 from .migrations import LATEST, current_version, migrate
 
 if TYPE_CHECKING:
@@ -62,42 +62,52 @@ class Catalog:
         ``timeout``: how long to wait for another process's lock (default:
         the catalog's, else ``TRACKDAG_LOCK_TIMEOUT``); 0 tries once.
         """
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        con = connect(self.path, timeout=self.timeout if timeout is None else timeout)
-        try:
-            if not self._migrated:
-                migrate(con, path=self.path)
-                self._migrated = True
-            con.execute("BEGIN")
+        with translated(self.path):
+            if self._migrated and not os.path.exists(self.path):
+                raise CatalogError(f"catalog {self.path} disappeared while in use; run `trackdag reindex --root "
+                                   f"{os.path.dirname(self.path)}` to rebuild it from the job folders")
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            con = connect(self.path, timeout=self.timeout if timeout is None else timeout)
             try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.close()
+                if not self._migrated:
+                    migrate(con, path=self.path)
+                    self._migrated = True
+                con.execute("BEGIN")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    try:
+                        con.execute("ROLLBACK")
+                    except Exception:  # a failed COMMIT (full disk) leaves no transaction to roll back
+                        pass
+                    raise
+            finally:
+                con.close()
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Any]:
         """A read-only connection (many may coexist), closed afterwards."""
-        con = connect(self.path, read_only=True, timeout=self.timeout)
-        try:
-            version = current_version(con)
-            if version > LATEST:
-                raise CatalogError(f"{self.path} has schema version {version}, newer than this trackdag knows ({LATEST})")
-            yield con
-        finally:
-            con.close()
+        with translated(self.path):
+            con = connect(self.path, read_only=True, timeout=self.timeout)
+            try:
+                version = current_version(con)
+                if version > LATEST:
+                    raise CatalogError(f"{self.path} has schema version {version}, newer than this trackdag knows "
+                                       f"({LATEST})")
+                yield con
+            finally:
+                con.close()
 
     def ensure_schema(self) -> list[str]:
         """Create or upgrade the tables; returns the migrations applied."""
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        con = connect(self.path, timeout=self.timeout)
-        try:
-            applied = migrate(con, path=self.path)
-        finally:
-            con.close()
+        with translated(self.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            con = connect(self.path, timeout=self.timeout)
+            try:
+                applied = migrate(con, path=self.path)
+            finally:
+                con.close()
         self._migrated = True
         return applied
 

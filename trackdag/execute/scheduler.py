@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..errors import CatalogLockedError
+from ..errors import CatalogError, CatalogLockedError
 from ..layout import INVOKE, STDERR
 from ..records import attempt_record, write_attempt, write_pending
 from .base import Executor, JobSpec, Outcome
@@ -100,6 +100,9 @@ class Recorder:
         self.pending: str | None = None
         #: who held the catalog then
         self.holder: str | None = None
+        #: why the catalog could not be written at all (gone, read-only, full disk): the run goes on
+        #: (the folders keep every outcome) and ends with this error
+        self.error: CatalogError | None = None
         self._last = time.monotonic()
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
@@ -120,12 +123,14 @@ class Recorder:
 
     def maybe_flush(self) -> None:
         """Flush if a second has passed, without waiting: a reader holding the catalog only delays it."""
-        if time.monotonic() - self._last >= FLUSH_SECONDS:
+        if self.error is None and time.monotonic() - self._last >= FLUSH_SECONDS:
             try:
                 self.flush(timeout=0)
             except CatalogLockedError:
                 self.delayed += 1
                 self._last = time.monotonic()
+            except CatalogError as exc:
+                self.error = exc
 
     def flush(self, timeout: float | None = None) -> None:
         if self.catalog is not None and (self.states or self.attempts or self.results):
@@ -136,8 +141,14 @@ class Recorder:
     def finish(self) -> None:
         """The last flush: wait a little for a reader, then leave the rest to the next writer (see the class)."""
         try:
+            if self.error is not None:
+                raise self.error
             self.flush(timeout=self.final_wait)
-        except CatalogLockedError as exc:
+        except CatalogError as exc:
+            if not isinstance(exc, CatalogLockedError):
+                self.error = exc
+                self.states, self.attempts, self.results = [], [], []
+                return
             self.holder = str(exc)
             if self.plan is not None:
                 ids = {s["job_id"] for s in self.states} | {a["job_id"] for a in self.attempts}
