@@ -76,3 +76,15 @@ def test_jobs_run_on_both_nodes(tmp_path, cluster):
     con.close()
     assert nodes == (2, 4)  # each node has 1 CPU and jobs ask for 1: both nodes took work
     assert backend == "ray"
+
+
+def test_a_file_pipelines_load_result_runs_on_the_cluster(tmp_path, cluster):
+    root = tmp_path / "out"
+    out = subprocess.run([sys.executable, "-m", "trackdag", "run", "--params", '{"score.p": [1, 2, 3]}',
+                          "--pipeline", f"{SCENARIOS / 'pipelines' / 'scored.py'}::scored()", "--root", str(root),
+                          "--ray-address", cluster, "--workers", "2"], capture_output=True, text=True, env=ENV,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    assert con.execute("SELECT result_status, count(*) FROM jobs GROUP BY ALL").fetchall() == [("ok", 3)]
+    con.close()

@@ -120,3 +120,16 @@ def test_jobs_with_different_needs_share_the_pool(tmp_path):
         cuda[j.node].add(json.load(open(os.path.join(j.folder, "args.json")))["cuda"])
     assert cuda["gpu"] <= {"0", "1"} and None not in cuda["gpu"]
     assert cuda["cpu"] == {None} or cuda["cpu"] == {""}
+
+
+def test_a_file_pipelines_load_result_runs_in_the_ray_workers(tmp_path):
+    from conftest import SCENARIOS
+
+    res = run({"score.p": [1, 2]}, pipeline=f"{SCENARIOS / 'pipelines' / 'scored.py'}::scored()",
+              root=tmp_path / "out", backend="ray", workers=2)
+    assert res.exit_code == 0
+    con = duckdb.connect(res.catalog, read_only=True)
+    rows = con.execute("SELECT j.result_status, j.result_error, r.value_num FROM jobs j "
+                       "LEFT JOIN results r USING (job_id) ORDER BY 3").fetchall()
+    con.close()
+    assert rows == [("ok", None, 10.0), ("ok", None, 20.0)]

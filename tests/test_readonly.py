@@ -406,3 +406,26 @@ def test_allow_writes_to_opens_one_folder_to_copy(root, here, tmp_path):
             with pytest.raises(QueryError, match="SELECT statements only"):
                 cat.sql(f"COPY (SELECT 1) TO '{out}/y.csv'")
     assert sorted(os.listdir(out)) == ["job_state.parquet"]
+
+
+def test_the_sql_command_reads_a_folder_given_with_read_files(tmp_path):
+    from click.testing import CliRunner
+
+    from conftest import score_catalog
+    from trackdag.cli import main
+
+    root = score_catalog(tmp_path, '{"score": p}')
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "extra.csv").write_text("p,label\n1,one\n2,two\n")
+    query = (f"SELECT e.label FROM read_csv('{data / 'extra.csv'}') e JOIN results_score r "
+             'ON r."params.score.p" = e.p ORDER BY 1')
+    refused = CliRunner().invoke(main, ["sql", query, "--root", str(root), "--format", "csv"])
+    assert refused.exit_code == 1 and refused.output.startswith("Error:")
+    res = CliRunner().invoke(main, ["sql", query, "--root", str(root), "--format", "csv", "--read-files", str(data)])
+    assert res.exit_code == 0, res.output
+    assert res.output == "label\none\ntwo\n"
+    before = sorted(p.name for p in data.iterdir())
+    res = CliRunner().invoke(main, ["sql", f"COPY (SELECT 1) TO '{data / 'x.csv'}'", "--root", str(root),
+                                    "--read-files", str(data)])
+    assert res.exit_code == 1 and sorted(p.name for p in data.iterdir()) == before

@@ -367,14 +367,20 @@ def report(root: str, catalog: str | None, nodes: tuple[str, ...], top_k: int, m
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout (parquet needs it).")
-def sql(query: str, root: str, catalog: str | None, fmt: str, out: str | None) -> None:
-    """Run a read-only SQL query on the catalog (views: job_state, metrics, results_<node>, ...)."""
+@click.option("--read-files", "read_files", multiple=True, type=click.Path(file_okay=False, exists=True),
+              metavar="DIR", help="Let the query read the files of DIR (read_csv, read_parquet...); SELECT only. "
+                                  "Repeatable. [default: the catalog only]")
+def sql(query: str, root: str, catalog: str | None, fmt: str, out: str | None, read_files: tuple[str, ...]) -> None:
+    """Run a read-only SQL query on the catalog (views: job_state, metrics, results_<node>, ...).
+
+    The connection cannot write anything: not the catalog, not any file.
+    """
     if fmt == "parquet" and not out:
         raise click.UsageError("--format parquet needs --out FILE")
     from .api import catalog_path, query as run_query
     from .export import write_table
 
-    table = run_query(catalog_path(root, catalog), query)
+    table = run_query(catalog_path(root, catalog), query, read_files=list(read_files) or None)
     write_table(table, fmt, out if out else sys.stdout)
     if out:
         click.echo(f"wrote {table.num_rows} rows to {out}", err=True)

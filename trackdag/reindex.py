@@ -404,6 +404,8 @@ def recover(cat: Any, root: str, plan: Any, disk: Mapping[str, str], now: float,
     with cat.transaction() as con:
         lost = record_lost_attempts(con, root, now)
         folders = set(stale_folders(con, root, plan, disk)) | set(lost) | set(orphans) | set(pending)
+        if not con.execute("SELECT count(*) FROM jobs").fetchone()[0]:
+            folders |= set(job_folders(root))  # a new (or deleted) catalog over an old root: take it all in
         counts = import_folders(cat, sorted(folders), root=root, con=con)
         dead = [r for (r,) in con.execute("SELECT run_id FROM runs WHERE status = 'running' AND root = ?",
                                           [root]).fetchall()]

@@ -9,7 +9,8 @@ import pytest
 
 def _pipe(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("nodes: {a: {executable: echo, out_paths: {o: '.'}, algo_params: {x: 1, y: 1}}}\n")
+    params = ", ".join(["x: 1", "y: 1"] + [f"x{i}: 0" for i in range(10)])
+    path.write_text(f"nodes: {{a: {{executable: echo, out_paths: {{o: '.'}}, algo_params: {{{params}}}}}}}\n")
     return str(path)
 
 
@@ -48,5 +49,11 @@ def test_refused_in_one_line_and_at_once(tmp_path, name, text, words):
 def test_max_configs_takes_ten_rows_of_a_huge_grid_lazily(tmp_path):
     text = "matrix:\n  a.x: " + json.dumps(list(range(1000))) + "\n  a.y: " + json.dumps(list(range(1000))) + "\n"
     res, took = _run(tmp_path, text, "--max-configs", "10", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "rows: 10" in res.stdout and took < 15
+
+
+def test_max_configs_of_a_ten_billion_row_grid(tmp_path):
+    res, took = _run(tmp_path, AXES, "--max-configs", "10", "--dry-run")
     assert res.returncode == 0, res.stderr
     assert "rows: 10" in res.stdout and took < 15
