@@ -714,8 +714,8 @@ def test_nested_matrices_rejected():
      "--params: 'submatrices2' must be a list of mappings"),
     ("matrix: {a.x: 1}\nsubmatrices: [[1]]", "--params: submatrices[0] must be a mapping"),
     ("matrices: {a.x: 1}", "--params: 'matrices' must be a list of matrix specs, got a mapping"),
-    ("pipeline: [a, b]\na.x: 1", "--params: 'pipeline' must be a string naming the pipeline, "
-                                 "got a list"),
+    ("pipeline: [a, b]\na.x: 1", "--params: 'pipeline' must be a string naming the pipeline (or a YAML "
+                                 "pipeline's mapping), got a list"),
     ("matrix: {1: x}", "--params: 'matrix' has a non-string key 1"),
     ("true: 1", "--params: the top level has a non-string key True"),
     ("matrix: {a.x: 1}\ninclude: [{null: 1}]", "--params: include[0] has a non-string key None"),

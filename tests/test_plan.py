@@ -3,6 +3,7 @@ import shlex
 
 import pytest
 
+import trackdag.commands as commands_mod
 import trackdag.plan as plan_mod
 from conftest import two_stage
 from trackdag.errors import ParamsError, PlanError
@@ -176,7 +177,7 @@ def test_nul_byte_from_an_include_entry_is_refused(tmp_path):
 
 
 def test_an_argument_too_long_for_linux_is_refused_with_its_length(tmp_path):
-    assert plan_mod.MAX_ARG_BYTES == 126_976 < 131_072
+    assert commands_mod.MAX_ARG_BYTES == 126_976 < 131_072
     with pytest.raises(ParamsError) as info:
         plan(_one_node(), [{"n.x": "v" * 200_000}], tmp_path, source="p.yaml")
     assert str(info.value) == (
@@ -191,7 +192,7 @@ def test_an_argument_too_long_for_linux_is_refused_with_its_length(tmp_path):
 
 
 def test_the_longest_allowed_argument_passes(tmp_path):
-    value = "v" * (plan_mod.MAX_ARG_BYTES - len("--x="))
+    value = "v" * (commands_mod.MAX_ARG_BYTES - len("--x="))
     (job,) = plan(_one_node(), [{"n.x": value}], tmp_path).jobs.values()
     assert f"--x={value}" in shlex.split(job.command.replace("\\\n", " "))
 

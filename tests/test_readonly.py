@@ -286,7 +286,7 @@ def _stale_copy(root: Path, folder: Path) -> Path:
     folder.mkdir()
     shutil.copy(root / "catalog.duckdb", folder / "catalog.duckdb")
     con = duckdb.connect(str(folder / "catalog.duckdb"))
-    con.execute("INSERT INTO results SELECT job_id, 'metrics.score.late', 5, NULL FROM jobs")
+    con.execute("INSERT INTO results SELECT job_id, 'metrics.score.late', 5, NULL, 9 FROM jobs")
     con.close()
     return folder
 

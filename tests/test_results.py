@@ -54,8 +54,12 @@ def test_collect_result_never_raises_and_says_why():
     assert collect_result("n", boom, None, "/x") == (None, "load_result raised ValueError: bad file")
     row, err = collect_result("n", lambda _: [1, 2], None, "/x")
     assert row is None and "returned list" in err
-    row, err = collect_result("n", lambda _: {"metrics.n.a": {"nested": 1}}, None, "/x")
+    row, err = collect_result("n", lambda _: {"metrics.n.a": {"nested": 1}, "machine.n.tags": ["a", "b"]}, None, "/x")
+    assert err is None and row == {"metrics.n.a": '{"nested": 1}', "machine.n.tags": '["a", "b"]'}  # JSON text
+    row, err = collect_result("n", lambda _: {"metrics.n.a": object()}, None, "/x")
     assert row is None and "values must be numbers" in err
+    row, err = collect_result("n", lambda d: {"metrics.n.where": d / "out.json"}, None, "/x")
+    assert err is None and row == {"metrics.n.where": "/x/out.json"}  # load_result gets a Path
     row, err = collect_result("n", lambda _: {"acc": 1}, None, "/x")
     assert row is None and "must start with one of metrics." in err
     assert collect_result("n", lambda _: None, None, "/x") == (None, None)  # nothing to report

@@ -173,7 +173,7 @@ def test_readers_see_keys_the_stored_views_do_not_have_yet(tmp_path):
     (tmp_path / "data.txt").write_text("x")
     res = _run(tmp_path, {"prep.src": "data.txt", "prep.p": [1]})
     con = duckdb.connect(res.catalog)  # a row written behind the writer's back (e.g. an older trackdag)
-    con.execute("INSERT INTO results SELECT job_id, 'metrics.ev.late', 5, NULL FROM jobs WHERE node = 'ev'")
+    con.execute("INSERT INTO results SELECT job_id, 'metrics.ev.late', 5, NULL, 9 FROM jobs WHERE node = 'ev'")
     con.close()
     assert "metrics.ev.late" not in _columns(res.catalog, "results_ev")
     with trackdag.open_catalog(res.catalog) as cat:

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ProcessNode": "trackdag.node",
     "Pipeline": "trackdag.pipeline",
+    "GatherSpec": "trackdag.gather",
     "load_pipeline": "trackdag.pipeline",
     "expand_matrix": "trackdag.matrix",
     "load_params": "trackdag.matrix",

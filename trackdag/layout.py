@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from .gather import MANIFEST_DIR
 from .plan import Job, Plan
 
 INVOKE = "invoke.sh"
@@ -120,6 +121,8 @@ def job_config(job: Job, plan: Plan) -> dict[str, Any]:
         "perf": _jsonable({k: v for k, v in job.params.items() if k in perf}),
         "inputs": _jsonable(dict(job.inputs)),
         "outputs": dict(job.outputs),
+        "resources": dict(job.resources),
+        "gathered": {port: list(paths) for port, paths in job.gathered.items()},
         "parents": {plan.jobs[p].node + "/" + plan.jobs[p].name: p for p in job.parents},
         "trackdag_version": __version__,
     }
@@ -143,6 +146,9 @@ def write_job_folder(job: Job, plan: Plan) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / INVOKE, invoke_script(job, import_dir=plan.pipeline.import_dir), mode=0o755)
     atomic_write(folder / CONFIG, json.dumps(job_config(job, plan), indent=2, ensure_ascii=False) + "\n")
+    for port, paths in job.gathered.items():  # a gathered input: the manifest of its members' outputs
+        (folder / MANIFEST_DIR).mkdir(exist_ok=True)
+        atomic_write(job.inputs[port], "".join(f"{path}\n" for path in paths))
     for parent_id in job.parents:
         parent = plan.jobs[parent_id]
         _link(folder / ".pred" / parent.node / parent.name, Path(parent.folder))

@@ -82,10 +82,13 @@ class ParamsSpec:
     {'a.x': [1, 2]}
     """
 
-    body: Any  #: the parsed spec with the top-level ``pipeline`` key removed
-    pipeline: str | None  #: value of a top-level ``pipeline:`` key, if any
+    body: Any  #: the parsed spec with the top-level ``pipeline`` (and ``slurm_options``) keys removed
+    #: value of a top-level ``pipeline:`` key, if any: a reference, or (KWDagger) a YAML pipeline inline
+    pipeline: "str | Mapping | None"
     source: str  #: for messages: the file path, ``--params`` for text, ``params`` for objects
     base_dir: Path  #: where relative ``__include__`` paths resolve
+    #: a top-level ``slurm_options:`` mapping (KWDagger's; see trackdag.slurm_options)
+    slurm_options: Mapping | None = None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -136,11 +139,11 @@ def _fail(source: str, where: str, message: str) -> NoReturn:
     raise ParamsError(f"{source}: {where + ': ' if where else ''}{message}")
 
 
-def _pop_pipeline(mapping: dict, source: str, where: str) -> str | None:
+def _pop_pipeline(mapping: dict, source: str, where: str) -> "str | Mapping | None":
     value = mapping.pop("pipeline", None)
-    if value is not None and not isinstance(value, str):
-        _fail(source, where, f"'pipeline' must be a string naming the pipeline, "
-                             f"got {_kind(value)}")
+    if value is not None and not isinstance(value, (str, Mapping)):
+        _fail(source, where, f"'pipeline' must be a string naming the pipeline (or a YAML pipeline's "
+                             f"mapping), got {_kind(value)}")
     return value
 
 
@@ -218,8 +221,14 @@ def load_params(spec: str | os.PathLike | Mapping | list, *,
     else:
         _fail(source or "params", "", "expected YAML/JSON text, a file path, a mapping or a list, "
                                       f"got {_kind(spec)}")
+    slurm = None
+    if isinstance(data, Mapping) and "slurm_options" in data:
+        data = dict(data)
+        slurm = data.pop("slurm_options")
+        if slurm is not None and not isinstance(slurm, Mapping):
+            _fail(source, "", f"'slurm_options' must be a mapping such as {{cpus: 4, mem: 8GB}}, got {_kind(slurm)}")
     body, pipeline = _split_pipeline(data, source)
-    return ParamsSpec(body=body, pipeline=pipeline, source=source, base_dir=base_dir)
+    return ParamsSpec(body=body, pipeline=pipeline, source=source, base_dir=base_dir, slurm_options=slurm)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -34,7 +34,9 @@ Example:
     ...                        out_paths={'out_fpath': 'eval.json'})
     >>> pred = Predict()
     >>> pred.outputs['dst_fpath'].connect(evaluate.inputs['pred_fpath'])
-    >>> pred.inputs['src_fpath'].connect(evaluate.inputs['true_fpath'])
+    <output predict.dst_fpath>
+    >>> pred.inputs['src_fpath'].connect(evaluate.inputs['true_fpath'])  # returns itself: chainable
+    <input predict.src_fpath>
     >>> pred.primary_out_key
     'dst_fpath'
 """
@@ -48,37 +50,47 @@ NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})
 #: File names trackdag itself writes into every job folder; outputs may not use them.
 RESERVED_NAMES = frozenset(
     {"invoke.sh", "job_config.json", "stdout.log", "stderr.log", "done.json",
-     "result.json", ".pred", ".succ", ".running", ".attempts"}
+     "result.json", ".pred", ".succ", ".running", ".attempts", "_gather"}
 )
 
 
 class Port:
     """One named input or output of a node; ``connect`` wires it to another port."""
 
-    __slots__ = ("node", "name", "kind", "declared", "sources")
+    __slots__ = ("node", "name", "kind", "declared", "sources", "gather")
 
     def __init__(self, node: "ProcessNode", name: str, kind: str, declared: bool) -> None:
         self.node = node
         self.name = name
-        self.kind = kind  # 'input' or 'output'
+        self.kind = kind  # 'input', 'output' or 'param'
         self.declared = declared
-        #: ports this one receives from (only meaningful for inputs)
+        #: ports this one receives from (only meaningful for inputs and params)
         self.sources: list[Port] = []
+        #: for an input fed by a gather connection: its GatherSpec (see trackdag.gather)
+        self.gather: Any = None
 
     @property
     def key(self) -> str:
         return f"{self.node.name}.{self.name}"
 
-    def connect(self, other: "Port") -> None:
-        """Feed this port into ``other`` (an input of another node).
+    def connect(self, *others: "Port", gather: Any = None) -> "Port":
+        """Feed this port into each of ``others`` (inputs, or params for a param port); returns this port.
 
+        ``gather`` (a :class:`trackdag.gather.GatherSpec` or its mapping)
+        makes each target job collect this output from many upstream jobs.
         Problems (connecting into an output, unknown ports) are not raised
         here: the pipeline collects and reports all of them at once.
         """
-        if not isinstance(other, Port):
-            raise TypeError(f"{self.key}.connect() expects a port such as node.inputs['name'], got {other!r}")
-        other.sources.append(self)
-        self.node._connections.append((self, other))
+        for other in others:
+            if not isinstance(other, Port):
+                raise TypeError(f"{self.key}.connect() expects a port such as node.inputs['name'], got {other!r}")
+            if gather is not None:
+                from .gather import GatherSpec
+
+                other.gather = GatherSpec.coerce(gather)
+            other.sources.append(self)
+            self.node._connections.append((self, other))
+        return self
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.key}>"
@@ -125,6 +137,23 @@ def _as_defaults(value: Any) -> dict[str, Any]:
     return {name: NO_DEFAULT for name in sorted(value)}
 
 
+def _groups_of(spec: Any, name: Any) -> dict[str, Any]:
+    empty = {"in_paths": {}, "out_paths": {}, "algo_params": {}, "perf_params": {}, "primary_out_key": None}
+    if spec is None:
+        return empty
+    from .config_params import groups
+
+    try:
+        return groups(spec)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"node {name!r}: {exc}") from None
+
+
+def _merged(derived: dict[str, Any], declared: Any) -> dict[str, Any]:
+    """Groups from a config class, then what the node declares itself (which wins)."""
+    return {**derived, **_as_defaults(declared)}
+
+
 class ProcessNode:
     """A shell program in a pipeline.  See the module docstring."""
 
@@ -139,6 +168,11 @@ class ProcessNode:
     default_vantage_points: Any = None
     #: seconds an attempt may run before its process group is killed (None: the run's --timeout)
     timeout: float | None = None
+
+    #: KWDagger: a config class whose fields' tags declare the groups (see trackdag.config_params)
+    params: Any = None
+    #: KWDagger's Slurm options: cpus, gpus and mem become resources (see trackdag.slurm_options)
+    slurm_options: Mapping[str, Any] | None = None
 
     def __init__(
         self,
@@ -156,20 +190,54 @@ class ProcessNode:
         default_metrics: Any = None,
         default_vantage_points: Any = None,
         timeout: float | None = None,
+        params: Any = None,
+        slurm_options: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        group: str | None = None,
+        root_dpath: Any = None,
+        node_dpath: Any = None,
+        group_dpath: Any = None,
+        setup: str | None = None,
+        teardown: str | None = None,
+        **aliases: Any,
     ) -> None:
         cls = type(self)
+        for alias, meant in (("perf_config", "perf_params"), ("algo_config", "algo_params")):
+            if alias in aliases:
+                raise TypeError(f"ProcessNode({alias}=...): you probably meant {meant}=")
+        if aliases:
+            raise TypeError(f"ProcessNode() got unexpected keyword argument(s): {', '.join(sorted(aliases))}")
         self.name = name if name is not None else cls.name
         # `command=` is KWDagger's alias for `executable=`.
         self.executable = executable or command or cls.executable
-        self.in_paths = _as_defaults(in_paths if in_paths is not None else cls.in_paths)
+        spec = params if params is not None else cls.params
+        derived = _groups_of(spec, self.name)
+        self.in_paths = _merged(derived["in_paths"], in_paths if in_paths is not None else cls.in_paths)
         raw_out = out_paths if out_paths is not None else cls.out_paths
+        if derived["out_paths"] and (raw_out is None or isinstance(raw_out, Mapping)):
+            raw_out = {**derived["out_paths"], **(raw_out or {})}
         #: kept so validation can say "out_paths must be a dict" for a set
         self._raw_out_paths = raw_out
         self.out_paths = dict(raw_out) if isinstance(raw_out, Mapping) else {}
-        self.algo_params = _as_defaults(algo_params if algo_params is not None else cls.algo_params)
-        self.perf_params = _as_defaults(perf_params if perf_params is not None else cls.perf_params)
-        self.resources = dict(resources if resources is not None else (cls.resources or {}))
+        self.algo_params = _merged(derived["algo_params"], algo_params if algo_params is not None else cls.algo_params)
+        self.perf_params = _merged(derived["perf_params"], perf_params if perf_params is not None else cls.perf_params)
+        for key, value in (config or {}).items():  # KWDagger's initial config: defaults for what it names
+            group_ = self.in_paths if key in self.in_paths else (
+                self.perf_params if key in self.perf_params else self.algo_params)
+            group_[key] = value
+        self.slurm_options = dict(slurm_options if slurm_options is not None else (cls.slurm_options or {}))
+        from .slurm_options import to_resources
+
+        from_slurm, self._ignored_slurm = to_resources(self.slurm_options)
+        self.resources = {**from_slurm, **dict(resources if resources is not None else (cls.resources or {}))}
+        #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed)
+        self.ignored_options = [name for name, value in (("group", group), ("root_dpath", root_dpath),
+                                                         ("node_dpath", node_dpath), ("group_dpath", group_dpath),
+                                                         ("setup", setup), ("teardown", teardown))
+                                if value not in (None, ".")]
         key = primary_out_key if primary_out_key is not None else cls.primary_out_key
+        if key is None and derived["primary_out_key"] in self.out_paths:
+            key = derived["primary_out_key"]
         if key is None and len(self.out_paths) == 1:
             key = next(iter(self.out_paths))  # KWDagger: the only output is primary
         self.primary_out_key = key
@@ -184,6 +252,8 @@ class ProcessNode:
         self._connections: list[tuple[Port, Port]] = []
         self.inputs = PortMap(self, "input", list(self.in_paths))
         self.outputs = PortMap(self, "output", list(self.out_paths))
+        #: one port per algo param: ``a.param_ports['k'].connect(b.param_ports['k'])`` gives b a's value
+        self.param_ports = PortMap(self, "param", list(self.algo_params))
 
     # -- hooks users override -------------------------------------------------
     def load_result(self, job_dpath: Any) -> Mapping[str, Any] | None:

@@ -20,6 +20,7 @@ Example:
     >>> a = ProcessNode(name='a', executable='echo', out_paths={'x': 'x.txt'})
     >>> b = ProcessNode(name='b', executable='cat', in_paths={'y'})
     >>> a.outputs['x'].connect(b.inputs['y'])
+    <output a.x>
     >>> Pipeline([a, b]).order
     ['a', 'b']
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import PipelineError, did_you_mean
-from .node import RESERVED_NAMES, Port, ProcessNode
+from .node import NO_DEFAULT, RESERVED_NAMES, Port, ProcessNode
 
 NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 PARAM_NAME = re.compile(r"^[^\s=]+$")
@@ -45,8 +46,13 @@ PARAM_NAME = re.compile(r"^[^\s=]+$")
 class Pipeline:
     """A validated DAG of nodes; see the module docstring."""
 
-    def __init__(self, nodes: "Mapping[str, ProcessNode] | Iterable[ProcessNode]", *, ref: str | None = None) -> None:
+    def __init__(self, nodes: "Mapping[str, ProcessNode] | Iterable[ProcessNode]", config: Any = None,
+                 root_dpath: Any = None, *, ref: str | None = None) -> None:
         problems: list[str] = []
+        #: what trackdag accepts from a KWDagger pipeline but does not follow, said once per run
+        self.notes: list[str] = []
+        if config or root_dpath not in (None, "."):
+            self.notes.append("Pipeline(config=, root_dpath=) are KWDagger's: the params and --root decide here")
         if isinstance(nodes, Mapping):
             items = list(nodes.items())
             for key, node in items:
@@ -79,6 +85,11 @@ class Pipeline:
         problems += self._check_nodes()
         problems += self._check_connections()
         self.order: list[str] = self._toposort(problems)
+        for name in self.order:
+            node = self.nodes[name]
+            if node.ignored_options:
+                self.notes.append(f"{name}: {', '.join(node.ignored_options)} accepted but not followed "
+                                  f"(trackdag keeps <root>/{name}/{name}_id_<hash>/ and runs the command alone)")
         if problems:
             where = f"pipeline {ref}" if ref else "pipeline"
             raise PipelineError(f"{where} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -124,15 +135,23 @@ class Pipeline:
     def _check_connections(self) -> list[str]:
         problems = []
         for name, node in self.nodes.items():
-            for port in node.inputs.unknown() + node.outputs.unknown():
-                group = "in_paths" if port.kind == "input" else "out_paths"
-                names = list(node.in_paths if port.kind == "input" else node.out_paths)
-                problems.append(f"{name}.{port.kind}s[{port.name!r}] is not declared in {group}" + did_you_mean(port.name, names))
+            for port in node.inputs.unknown() + node.outputs.unknown() + node.param_ports.unknown():
+                group, names = {"input": ("in_paths", node.in_paths), "output": ("out_paths", node.out_paths),
+                                "param": ("algo_params", node.algo_params)}[port.kind]
+                label = "param_ports" if port.kind == "param" else f"{port.kind}s"
+                problems.append(f"{name}.{label}[{port.name!r}] is not declared in {group}"
+                                + did_you_mean(port.name, list(names)))
             for src, dst in node._connections:
+                if (src.kind == "param") != (dst.kind == "param"):
+                    problems.append(f"{src.key} is connected to {dst.key}: a param port connects to a param port")
+                    continue
+                if dst.gather is not None and src.kind != "output":
+                    problems.append(f"{src.key} gathers into {dst.key}: only an output can be gathered")
+                    continue
                 if dst.node.name not in self.nodes or self.nodes[dst.node.name] is not dst.node:
                     problems.append(f"{src.key} is connected to {dst.key}, but node {dst.node.name!r} is not in the pipeline")
                     continue
-                if dst.kind != "input":
+                if dst.kind == "output":
                     problems.append(f"{src.key} is connected to {dst.key}, which is an output: connect outputs to inputs")
                     continue
                 if dst.node is src.node:
@@ -142,11 +161,16 @@ class Pipeline:
                     if src.node.name not in self.parents[dst.node.name]:
                         self.parents[dst.node.name].append(src.node.name)
         for name, node in self.nodes.items():
+            for port_name in node.algo_params:
+                if len(node.param_ports[port_name].sources) > 1:
+                    problems.append(f"{name}.param_ports[{port_name!r}] has several sources; give it one")
             for port_name in node.in_paths:
                 sources = node.inputs[port_name].sources
                 kinds = {s.kind for s in sources}
                 if len(kinds) > 1 or (kinds == {"input"} and len(sources) > 1):
                     problems.append(f"{name}.inputs[{port_name!r}] has several sources; only several outputs may feed one input")
+                if node.inputs[port_name].gather is not None and len(sources) > 1:
+                    problems.append(f"{name}.inputs[{port_name!r}] is gathered: it cannot have another source")
                 for src in sources:
                     if src.node.name not in self.nodes or self.nodes[src.node.name] is not src.node:
                         problems.append(f"{name}.inputs[{port_name!r}] is fed by {src.key}, but node {src.node.name!r} is not in the pipeline")
@@ -156,11 +180,8 @@ class Pipeline:
         # Dependencies: output->input edges, plus in->in forwarding (the
         # target must be planned after the source to know the forwarded value).
         deps = {n: set(self.parents[n]) for n in self.nodes}
-        for name, node in self.nodes.items():
-            for port_name in node.in_paths:
-                for src in node.inputs[port_name].sources:
-                    if src.node.name in self.nodes and src.node.name != name:
-                        deps[name].add(src.node.name)
+        for name in self.nodes:
+            deps[name] |= {s for s in self._config_sources(name) if s in self.nodes and s != name}
         order: list[str] = []
         remaining = {n: set(d) for n, d in deps.items()}
         ready = [n for n in self.nodes if not remaining[n]]
@@ -209,7 +230,38 @@ class Pipeline:
 
     def _config_sources(self, name: str) -> set[str]:
         node = self.nodes[name]
-        return {s.node.name for p in node.in_paths for s in node.inputs[p].sources}
+        return ({s.node.name for p in node.in_paths for s in node.inputs[p].sources}
+                | {s.node.name for p in node.algo_params for s in node.param_ports[p].sources})
+
+    # -- KWDagger's inspection calls ------------------------------------------------------
+    def build_nx_graphs(self) -> None:
+        """KWDagger's graph building: here the graph is built and checked when the Pipeline is made."""
+        return None
+
+    @property
+    def node_dict(self) -> dict[str, ProcessNode]:
+        """Node by name (KWDagger's name for :attr:`nodes`)."""
+        return dict(self.nodes)
+
+    def print_graphs(self, **_: Any) -> None:
+        """Print the process graph: each node and the nodes it reads from (KWDagger prints it with networkx)."""
+        print("Process Graph")
+        for name in self.order:
+            sources = self.parents[name] + sorted(self._config_sources(name) - set(self.parents[name]))
+            print(f"  {name}" + (f" <- {', '.join(sources)}" if sources else ""))
+
+    def inspect_configurables(self) -> None:
+        """Print every ``<node>.<param>`` a params file may set, with its default and kind."""
+        for name in self.order:
+            node = self.nodes[name]
+            connected = set(self.connected_inputs(name))
+            for group, values in (("in_path", node.in_paths), ("algo", node.algo_params),
+                                  ("perf", node.perf_params)):
+                for key, default in values.items():
+                    if key in connected:
+                        continue
+                    shown = "" if default is NO_DEFAULT else f" (default {default!r})"
+                    print(f"{name}.{key}: {group}{shown}")
 
     def connected_inputs(self, name: str) -> dict[str, list[Port]]:
         """Inputs of ``name`` fed by a connection: input name -> source ports."""
@@ -254,6 +306,17 @@ def load_pipeline(ref: "str | os.PathLike | Pipeline", *, base_dir: "str | os.Pa
     """
     if isinstance(ref, Pipeline):
         return ref
+    if isinstance(ref, Mapping) or (isinstance(ref, str) and ref.lstrip().startswith("{")):
+        # a YAML pipeline written inline (KWDagger's `pipeline: {nodes: ..., edges: ...}` in the params)
+        import json
+
+        from .pipeline_yaml import pipeline_from_dict
+
+        data = ref if isinstance(ref, Mapping) else _inline(ref)
+        pipeline = pipeline_from_dict(data, source="the inline pipeline", base_dir=base_dir)
+        pipeline.ref = json.dumps(data, sort_keys=True, default=str)
+        pipeline.import_dir = pipeline.source_dir = os.fspath(base_dir) if base_dir is not None else None
+        return pipeline
     text = os.fspath(ref).strip()
     if not text:
         raise PipelineError("no pipeline given: pass --pipeline or put 'pipeline:' in the params")
@@ -277,6 +340,15 @@ def load_pipeline(ref: "str | os.PathLike | Pipeline", *, base_dir: "str | os.Pa
     pipeline.import_dir = import_dir
     pipeline.source_dir = source_dir
     return pipeline
+
+
+def _inline(text: str) -> Any:
+    from . import yaml12
+
+    try:
+        return yaml12.load(text)
+    except Exception as exc:  # a malformed reference: say so in one line
+        raise PipelineError(f"inline pipeline: invalid YAML/JSON: {' '.join(str(exc).split())[:200]}") from None
 
 
 def _find_file(path: str, base_dir: Any, ref: str) -> Path:

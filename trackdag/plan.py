@@ -16,24 +16,7 @@ perf params never enter it.  Identical jobs from different rows collapse into
 one.  Input paths enter the id as absolute paths: the same file spelled two
 ways is one job, and a moved data folder is new work.
 
-Bounds (checked here, where commands are rendered, so every way of making
-rows is covered; each is a one-line :class:`~trackdag.errors.ParamsError`
-naming the key):
-
-- a NUL byte (``\\0``) anywhere in a row (a key, a value, inside a list or
-  mapping value) is refused: no command-line argument, file name or
-  environment variable can hold one, and it would be cut off or rejected
-  later, far from its cause;
-- one argument (``--key=value`` or one word of ``--key v1 v2``, counted in
-  UTF-8 bytes) may have at most :data:`MAX_ARG_BYTES` (126,976 = 124 KiB):
-  Linux refuses to start a program with an argument of 131,072 bytes
-  (``MAX_ARG_STRLEN``, 128 KiB with the terminating NUL); 4 KiB are kept spare;
-- a whole command (program and arguments) may have at most
-  :data:`MAX_COMMAND_BYTES` (1 MiB): ``ARG_MAX`` (usually 2 MiB, a quarter
-  of the stack limit) holds the arguments *and* the environment, so half is
-  left to the environment.
-
-A value that big belongs in a file whose path is the parameter.
+Commands are written by :mod:`trackdag.commands`, which also bounds them.
 
 Example:
     >>> from trackdag.node import ProcessNode
@@ -45,10 +28,7 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
-import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -57,13 +37,9 @@ from .ids import digest, short_id
 from .node import NO_DEFAULT
 from .pipeline import Pipeline
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-#: Longest single argument a command may pass, in bytes (Linux MAX_ARG_STRLEN 131,072 - 4 KiB).
-MAX_ARG_BYTES = 128 * 1024 - 4 * 1024
-#: Longest whole command (program + arguments), in bytes: half of Linux's usual 2 MiB ARG_MAX.
-MAX_COMMAND_BYTES = 1024 * 1024
-
+from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
+                       check_row_values, command_words, format_value, render_command)
+from .gather import MANIFEST_DIR
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -80,6 +56,12 @@ class Job:
     requested: Mapping[str, Any]
     command: str
     row: int
+    #: the job's resource request (the node's, with the row's Slurm options mapped in)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    #: ``<node>.__enabled__: redo``: run again even when done
+    redo: bool = False
+    #: gathered input -> the member output paths its manifest lists, in order
+    gathered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -115,171 +97,22 @@ class Plan:
         return kids
 
 
-def format_value(value: Any) -> str:
-    """How a value is written after ``--key=``: strings verbatim, containers as JSON.
+#: row keys with a meaning of their own (KWDagger's): not parameters, never in a job id
+ENABLED = "__enabled__"
+SLURM = "__slurm_options__"
+#: how close an undeclared name must be to a declared one to be taken for its typo (difflib ratio)
+TYPO_CUTOFF = 0.8
 
-    >>> [format_value(v) for v in ('a b', 3, 0.5, True, None, [1, 'x'])]
-    ['a b', '3', '0.5', 'True', 'None', '[1, "x"]']
+
+def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params") -> list[str]:
+    """Reject keys that name no node, an output, a connected input or a near-miss of a declared param.
+
+    All problems are reported together in one line.  A key naming a param
+    the node does not declare, and close to none it does, is accepted as an
+    algo param (KWDagger's rule: it enters the job id and the command line);
+    returns those keys, for a note.
     """
-    if isinstance(value, str):
-        return value
-    if value is None or isinstance(value, (bool, int, float)):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def command_words(args: Iterable[tuple[str, Any]]) -> list[tuple[str, list[str]]]:
-    """The argv words of each argument, before shell quoting: ``(key, words)`` per argument.
-
-    >>> command_words([('x', 1), ('f', VarArgs(['a', 'b']))])
-    [('x', ['--x=1']), ('f', ['--f', 'a', 'b'])]
-    """
-    out = []
-    for key, value in args:
-        if isinstance(value, VarArgs):
-            out.append((key, [f"--{key}"] + [format_value(v) for v in value]))
-        else:
-            out.append((key, [f"--{key}={format_value(value)}"]))
-    return out
-
-
-def render_command(executable: str, args: Iterable[tuple[str, Any]], *, multiline: bool = True) -> str:
-    """Shell text of ``executable --key=value ...``; every value is shell-quoted.
-
-    A list of paths given by several parent outputs is passed as
-    ``--key path1 path2`` (KWDagger's var-args form).
-
-    >>> render_command('prog', [('x', '$(id)'), ('y', 'a; b')], multiline=False)
-    "prog '--x=$(id)' '--y=a; b'"
-    """
-    return _join_command(executable, command_words(args), multiline)
-
-
-def _join_command(executable: str, words: list[tuple[str, list[str]]], multiline: bool = True) -> str:
-    parts = [" ".join(shlex.quote(w) for w in ws) for _, ws in words]
-    sep = " \\\n    " if multiline else " "
-    return sep.join([executable.strip()] + parts)
-
-
-def _utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def check_command(node: str, executable: str, words: list[tuple[str, list[str]]], *,
-                  source: str = "params") -> None:
-    """Raise ParamsError unless the command can be started (see the module docstring's bounds).
-
-    >>> check_command('a', 'prog', command_words([('x', 'y' * 200_000)]))
-    Traceback (most recent call last):
-    ...
-    trackdag.errors.ParamsError: params: 'a.x': the argument --x=... is 200,004 bytes, more than the 126,976 bytes one command-line argument may have (Linux refuses 131,072); pass a value this big in a file
-    """
-    total, largest, largest_key = _utf8_len(executable) + 1, 0, ""
-    for key, ws in words:
-        for word in ws:
-            if "\x00" in word:
-                raise ParamsError(f"{source}: '{node}.{key}': the value contains a NUL byte (\\0), "
-                                  "which a command-line argument cannot hold")
-            size = _utf8_len(word)
-            if size > MAX_ARG_BYTES:
-                raise ParamsError(
-                    f"{source}: '{node}.{key}': the argument --{key}{'=' if len(ws) == 1 else ' '}... "
-                    f"is {size:,} bytes, more than the {MAX_ARG_BYTES:,} bytes one command-line "
-                    "argument may have (Linux refuses 131,072); pass a value this big in a file")
-            total += size + 1
-            if size > largest:
-                largest, largest_key = size, key
-    if total > MAX_COMMAND_BYTES:
-        raise ParamsError(
-            f"{source}: node {node!r}: its command is {total:,} bytes, more than the "
-            f"{MAX_COMMAND_BYTES:,} bytes a command line may safely have (ARG_MAX, shared with the "
-            f"environment); the largest argument is '{node}.{largest_key}' ({largest:,} bytes): "
-            "pass big values in files")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
-
-
-def check_row_values(rows: list[dict[str, Any]], *, source: str = "params") -> None:
-    """Reject a NUL byte in any key or value of any row (it cannot reach a command intact).
-
-    >>> check_row_values([{'a.x': ['ok', 'no\\x00pe']}], source='p.yaml')
-    Traceback (most recent call last):
-    ...
-    trackdag.errors.ParamsError: p.yaml: 'a.x': the value contains a NUL byte (\\0), which a command-line argument cannot hold
-    """
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(key, str) and "\x00" in key:
-                raise ParamsError(f"{source}: key {key!r} contains a NUL byte (\\0), which a "
-                                  "command-line argument cannot hold")
-            if _has_nul(value):
-                raise ParamsError(f"{source}: {key!r}: the value contains a NUL byte (\\0), "
-                                  "which a command-line argument cannot hold")
-
-
-class VarArgs(tuple):
-    """An input fed by several outputs: passed as ``--key v1 v2 ...``."""
-
-
-_PROGRAM_TOKEN = re.compile(r"(?<!\S)([A-Za-z0-9_.+@%,~-][A-Za-z0-9_./+@%,~-]*)(?!\S)")
-
-
-def absolute_programs(executable: str, bases: Iterable[str]) -> str:
-    """``executable`` with each relative path to an existing file made absolute.
-
-    Jobs run inside their own folder, so ``python train.py`` would look for
-    ``train.py`` there.  A word of the command that contains ``/`` or has a
-    file extension, and names a file in one of ``bases`` (the launch
-    directory first, as KWDagger ran commands from it, then the pipeline
-    file's folder), is replaced by its absolute path; everything else
-    (``python``, ``-m pkg.mod``, options, pipes, quoting) is kept verbatim.
-
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp(); open(os.path.join(d, 'train.py'), 'w').close()
-    >>> absolute_programs('python train.py --fast | tee log.txt', [d]) == f'python {d}/train.py --fast | tee log.txt'
-    True
-    """
-    bases = [b for b in bases if b]
-
-    def replace(match: "re.Match[str]") -> str:
-        word = match.group(1)
-        name = word.rsplit("/", 1)[-1]
-        if word.startswith(("-", "/", "~")) or ("/" not in word and "." not in name.strip(".")):
-            return word
-        for base in bases:
-            candidate = os.path.normpath(os.path.join(base, word))
-            if os.path.isfile(candidate):
-                return shlex.quote(candidate)
-        return word
-
-    return _PROGRAM_TOKEN.sub(replace, executable)
-
-
-def absolute_path(value: Any, cwd: str) -> Any:
-    """Make path-like input values absolute (lists element-wise); keep URLs and non-strings."""
-    if isinstance(value, str):
-        if not value or _URL.match(value):
-            return value
-        return os.path.normpath(os.path.join(cwd, os.path.expanduser(value)))
-    if isinstance(value, list):
-        return [absolute_path(v, cwd) for v in value]
-    return value
-
-
-def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params") -> None:
-    """Reject keys that name no node, no declared param, an output or a connected input.
-
-    All problems are reported together in one line.
-    """
-    problems = []
+    problems, undeclared = [], []
     seen: set[str] = set()
     for row in rows:
         for key in row:
@@ -287,13 +120,18 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
                 continue
             seen.add(key)
             problem = _key_problem(pipeline, key)
-            if problem:
+            if problem == "undeclared":
+                undeclared.append(key)
+            elif problem:
                 problems.append(problem)
     if problems:
         raise ParamsError(f"{source}: " + "; ".join(problems))
+    return undeclared
 
 
 def _key_problem(pipeline: Pipeline, key: str) -> str | None:
+    if key == SLURM:
+        return None
     node_name, dot, param = key.partition(".")
     if not dot or not param:
         return f"key {key!r} is not <node>.<param>"
@@ -301,16 +139,26 @@ def _key_problem(pipeline: Pipeline, key: str) -> str | None:
     if node is None:
         return f"key {key!r} names no node of the pipeline" + (
             did_you_mean(node_name, list(pipeline.nodes)) or f" (nodes: {', '.join(pipeline.order)})")
+    if param in (ENABLED, SLURM):
+        return None
     if param in node.out_paths:
         return f"key {key!r} is an output of {node_name}; its path is fixed by out_paths"
     connected = pipeline.connected_inputs(node_name)
     if param in connected:
         src = ", ".join(p.key for p in connected[param])
         return f"key {key!r} is connected to {src}; remove it from the params"
+    fed_params = {k for k in node.algo_params if node.param_ports[k].sources}
+    if param in fed_params:
+        src = ", ".join(p.key for p in node.param_ports[param].sources)
+        return f"key {key!r} is connected to {src}; remove it from the params"
     if param not in node.param_names:
-        settable = sorted(node.param_names - set(connected))
-        return f"node {node_name!r} declares no param {param!r}" + (
-            did_you_mean(param, settable) or f" (it declares: {', '.join(settable) or 'nothing'})")
+        import difflib
+
+        settable = sorted(node.param_names - set(connected) - fed_params)
+        close = difflib.get_close_matches(param, settable, n=1, cutoff=TYPO_CUTOFF)
+        if close:
+            return f"node {node_name!r} declares no param {param!r} (did you mean {close[0]!r}?)"
+        return "undeclared"
     return None
 
 
@@ -320,79 +168,165 @@ class _NodeInfo:
     executable: str
     algo_defaults: dict[str, Any]
     perf_defaults: dict[str, Any]
-    algo_keys: frozenset[str]
+    in_keys: frozenset[str]
     perf_keys: frozenset[str]
     input_defaults: dict[str, Any]
     out_paths: dict[str, str]
     fed: dict[str, list[tuple[str, str, str]]]  # input -> [(kind, src node, src port)]
-    config_nodes: frozenset[str]
+    gathers: dict[str, Any]  # gathered input -> GatherSpec
+    param_fed: dict[str, tuple[str, str]]  # algo param -> (src node, src param)
+    config_nodes: frozenset[str]  # the node and its ancestors, not counting what it gathers
+    slurm: dict[str, Any]  # the node's own slurm_options
+    resources: dict[str, Any]  # the node's own resources (not from slurm_options)
 
 
 def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
     node = pipeline.nodes[name]
     fed = {p: [(s.kind, s.node.name, s.name) for s in srcs] for p, srcs in pipeline.connected_inputs(name).items()}
+    gathers = {p: node.inputs[p].gather for p in fed if node.inputs[p].gather is not None}
+    param_fed = {k: (node.param_ports[k].sources[0].node.name, node.param_ports[k].sources[0].name)
+                 for k in node.algo_params if node.param_ports[k].sources}
+    # ancestors, except through gathered inputs (a gather's sources are its members, not its row)
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = pipeline.nodes[stack.pop()]
+        for port in current.in_paths:
+            if current.inputs[port].gather is None:
+                stack += [s.node.name for s in current.inputs[port].sources if s.node.name not in seen]
+                seen.update(s.node.name for s in current.inputs[port].sources)
+        for k in current.algo_params:
+            stack += [s.node.name for s in current.param_ports[k].sources if s.node.name not in seen]
+            seen.update(s.node.name for s in current.param_ports[k].sources)
+    from .slurm_options import to_resources
+
+    from_slurm = to_resources(node.slurm_options)[0]
     return _NodeInfo(
         name=name,
         executable=absolute_programs(node.executable, [cwd, pipeline.source_dir or ""]),
         algo_defaults={k: v for k, v in node.algo_params.items() if v is not NO_DEFAULT},
         perf_defaults={k: v for k, v in node.perf_params.items() if v is not NO_DEFAULT},
-        algo_keys=frozenset(node.algo_params),
+        in_keys=frozenset(node.in_paths),
         perf_keys=frozenset(node.perf_params),
         input_defaults={k: v for k, v in node.in_paths.items() if v is not NO_DEFAULT and v is not None},
         out_paths=dict(node.out_paths),
         fed=fed,
-        config_nodes=frozenset(pipeline.ancestors(name) + [name]),
+        gathers=gathers,
+        param_fed=param_fed,
+        config_nodes=frozenset(seen | {name}),
+        slurm=dict(node.slurm_options or {}),
+        resources={k: v for k, v in node.resources.items() if from_slurm.get(k) != v or k not in from_slurm},
     )
 
 
+@dataclass
+class _Row:
+    """One matrix row while it is planned: its values by node, and the jobs it made so far."""
+
+    index: int
+    row: dict[str, Any]
+    by_node: dict[str, dict[str, Any]]
+    jobs: dict[str, Job] = field(default_factory=dict)
+    #: input values of this row, with the job that produced them (None = a user value)
+    values: dict[tuple[str, str], tuple[Any, "str | None"]] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+
+
+def _enabled(value: Any, key: str, source: str) -> "bool | str":
+    if value is True or value is False or value == "redo":
+        return value
+    if value is None or value == 0:
+        return False
+    if value == 1:
+        return True
+    raise ParamsError(f"{source}: {key!r} must be true, false or redo, got {value!r}"
+                      + (" (a string: write it without quotes)" if isinstance(value, str) else ""))
+
+
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
-         *, cwd: "str | None" = None, source: str = "params") -> Plan:
-    """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input."""
+         *, cwd: "str | None" = None, source: str = "params",
+         slurm_options: Mapping[str, Any] | None = None) -> Plan:
+    """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input.
+
+    Nodes are planned one after the other, each over every row, so that a
+    gathered input can collect the jobs of every row (:mod:`trackdag.gather`).
+    ``slurm_options``: the params' top-level ``slurm_options:`` (see
+    :mod:`trackdag.slurm_options`).
+    """
+    from .slurm_options import merge, to_resources
+
     check_row_values(rows, source=source)
-    check_row_keys(pipeline, rows, source=source)
+    undeclared = check_row_keys(pipeline, rows, source=source)
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.path.abspath(os.fspath(root))
     infos = [_node_info(pipeline, n, cwd) for n in pipeline.order]
     jobs: dict[str, Job] = {}
-    row_jobs: list[tuple[int, str]] = []
     edges: dict[tuple[str, str], None] = {}
     short_owner: dict[tuple[str, str], str] = {}
     missing: dict[str, None] = {}
-    notes: dict[str, None] = {}
-
+    notes: dict[str, None] = dict.fromkeys(pipeline.notes)
+    ignored_slurm: dict[str, None] = {}
+    #: each job's effective params (``node.key`` -> value), for gather keys
+    lookups: dict[str, dict[str, Any]] = {}
+    #: node -> its jobs, in the order rows made them (a gather's candidates)
+    by_node_jobs: dict[str, dict[str, Job]] = {}
+    states = []
     for index, row in enumerate(rows):
         by_node: dict[str, dict[str, Any]] = {}
         for key, value in row.items():
             node_name, _, param = key.partition(".")
             by_node.setdefault(node_name, {})[param] = value
-        row_job: dict[str, Job] = {}
-        # input values of this row, with the job that produced them (None = user value)
-        values: dict[tuple[str, str], tuple[Any, str | None]] = {}
-        for info in infos:
-            given = by_node.get(info.name, {})
+        states.append(_Row(index, row, by_node))
+    if undeclared:
+        notes[f"undeclared param(s) {', '.join(sorted(undeclared))} passed as algo params (they enter the job id)"] \
+            = None
+
+    for info in infos:
+        node_jobs = by_node_jobs.setdefault(info.name, {})
+        for state in states:
+            given = dict(state.by_node.get(info.name, {}))
+            enabled = _enabled(given.pop(ENABLED, True), f"{info.name}.{ENABLED}", source)
+            row_slurm = given.pop(SLURM, None)
+            upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
+                src for src, _ in info.param_fed.values()}
+            gathered_from = {srcs[0][1] for p, srcs in info.fed.items() if p in info.gathers}
+            if not enabled or any(u in state.disabled for u in upstream - gathered_from):
+                state.disabled.add(info.name)  # off in this row, and so is every node that depends on it
+                continue
             algo = dict(info.algo_defaults)
             perf = dict(info.perf_defaults)
+            for key, value in given.items():
+                if key in info.perf_keys:
+                    perf[key] = value
+                elif key not in info.in_keys:
+                    algo[key] = value  # a declared algo param, or an undeclared one (see check_row_keys)
+            for key, (src, src_key) in info.param_fed.items():
+                if src in state.jobs and src_key in state.jobs[src].params:
+                    algo[key] = state.jobs[src].params[src_key]
             inputs: dict[str, Any] = {}
             id_inputs: dict[str, Any] = {}
             parents: dict[str, None] = {}
-            for key, value in given.items():
-                if key in info.algo_keys:
-                    algo[key] = value
-                elif key in info.perf_keys:
-                    perf[key] = value
-            for port in sorted(set(info.input_defaults) | set(info.fed) | (given.keys() - info.algo_keys - info.perf_keys)):
+            gather_ids: dict[str, Any] = {}
+            members_of: dict[str, list[Job]] = {}
+            lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()}
+            for port in sorted(set(info.input_defaults) | set(info.fed) | (given.keys() & info.in_keys)):
                 sources = info.fed.get(port)
+                if port in info.gathers:
+                    members_of[port] = []  # chosen below, once the job's own values are known
+                    continue
                 if sources and sources[0][0] == "output":
                     paths = []
                     for _, src_node, src_port in sources:
-                        parent = row_job[src_node]
+                        parent = state.jobs[src_node]
                         parents[parent.job_id] = None
                         paths.append(parent.outputs[src_port])
+                        lookup.update(lookups[parent.job_id])
                     value, origin = (paths[0] if len(paths) == 1 else VarArgs(paths)), "parent"
                 elif sources:  # forwarded from another node's input
-                    value, origin = values.get((sources[0][1], sources[0][2]), (None, None))
+                    value, origin = state.values.get((sources[0][1], sources[0][2]), (None, None))
                     if origin not in (None, "parent"):
                         parents[origin] = None
+                        lookup.update(lookups[origin])
                     if value is None:
                         missing[f"{sources[0][1]}.{sources[0][2]}"] = None
                         continue
@@ -404,13 +338,28 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     missing[f"{info.name}.{port}"] = None
                     continue
                 inputs[port] = value
-                values[(info.name, port)] = (value, _origin_job(origin, sources, row_job))
+                state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
                 if origin is None:
                     id_inputs[port] = value
-            for port in sorted(set(pipeline.nodes[info.name].in_paths) - set(inputs)):
-                if (info.name, port) not in values and port not in info.fed:
+                    lookup[f"{info.name}.{port}"] = given.get(port, value)
+            for src, _k in info.param_fed.values():
+                if src in state.jobs:
+                    lookup.update(lookups[state.jobs[src].job_id])
+            for port in members_of:
+                spec = info.gathers[port]
+                _, src_node, src_port = info.fed[port][0]
+                members = _members(spec, info.name, lookup, by_node_jobs.get(src_node, {}).values(), lookups, source)
+                members_of[port] = members
+                for member in members:
+                    parents[member.job_id] = None
+                gather_ids[port] = {"spec": spec.to_dict(), "members": [m.job_id for m in members]}
+            for port in sorted(set(pipeline.nodes[info.name].in_paths) - set(inputs) - set(members_of)):
+                if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
-            payload = {"node": info.name, "algo": algo, "inputs": id_inputs, "parents": sorted(parents)}
+            payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
+                                       "parents": sorted(parents)}
+            if gather_ids:
+                payload["gather"] = gather_ids
             job_id = digest(payload)
             job = jobs.get(job_id)
             if job is None:
@@ -421,25 +370,83 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 folder = os.path.join(root, info.name, f"{info.name}_id_{short}")
                 outputs = {k: (folder if rel in (".", "./") else os.path.normpath(os.path.join(folder, rel)))
                            for k, rel in info.out_paths.items()}
+                gathered = {}
+                for port, members in members_of.items():
+                    src_port = info.fed[port][0][2]
+                    inputs[port] = os.path.join(folder, MANIFEST_DIR, f"{port}.txt")
+                    gathered[port] = tuple(m.outputs[src_port] for m in members)
                 params = {**algo, **perf}
                 args = sorted({**params, **inputs, **outputs}.items())
-                requested = {k: v for k, v in row.items() if k.partition(".")[0] in info.config_nodes}
+                requested = {k: v for k, v in state.row.items() if k.partition(".")[0] in info.config_nodes
+                             and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM}
                 words = command_words(args)
                 check_command(info.name, info.executable, words, source=source)
+                mapped, ignored = to_resources(merge(slurm_options, state.row.get(SLURM), info.slurm, row_slurm))
+                ignored_slurm.update(dict.fromkeys(ignored))
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
-                          requested, _join_command(info.executable, words), index)
+                          requested, _join_command(info.executable, words), state.index,
+                          {**mapped, **info.resources}, enabled == "redo", gathered)
                 jobs[job_id] = job
+                lookups[job_id] = lookup
                 for parent in parents:
                     edges[(parent, job_id)] = None
             elif perf and any(job.params.get(k) != v for k, v in perf.items()):
                 changed = sorted(k for k, v in perf.items() if job.params.get(k) != v)
                 notes[f"{info.name}: rows differing only in perf params {', '.join(changed)} share one job; the first row's values are used"] = None
-            row_job[info.name] = job
-            row_jobs.append((index, job_id))
+            node_jobs.setdefault(job_id, job)
+            state.jobs[info.name] = job
     if missing:
         keys = ", ".join(sorted(missing))
         raise ParamsError(f"{source}: input(s) {keys} have no value: set them in the params or give in_paths a default")
+    if ignored_slurm:
+        notes[f"slurm options without a meaning here, ignored: {', '.join(sorted(ignored_slurm))} "
+              "(cpus, gpus and mem became resources; trackdag runs on Ray or locally, not under Slurm)"] = None
+    row_jobs = [(state.index, state.jobs[info.name].job_id) for state in states for info in infos
+                if info.name in state.jobs]
+    if not any(info.gathers for info in infos):  # row by row, as rows come: parents still come first
+        ordered = {j: jobs[j] for _, j in row_jobs}
+        jobs = {**ordered, **jobs}
     return Plan(pipeline, root, rows, jobs, row_jobs, list(edges), list(notes))
+
+
+def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterable[Job],
+             lookups: Mapping[str, Mapping[str, Any]], source: str) -> list[Job]:
+    """The jobs of ``src_node`` a gathered input of ``node`` collects (see :mod:`trackdag.gather`)."""
+    from .gather import lookup as find
+    from .ids import canonical_json
+
+    wanted = []
+    for src_key, dst_key in spec.keys:
+        found, value = find(dst_key, lookup, node)
+        if not found:
+            raise ParamsError(f"{source}: {node}: gather group key {dst_key!r} has no value for this node "
+                              "(give it as its param, connect a param_port, or write 'node.param')")
+        wanted.append((src_key, canonical_json(value)))
+    members = []
+    src_node = ""
+    for job in candidates:
+        src_node = job.node
+        ok = True
+        for src_key, value in wanted:
+            found, have = find(src_key, lookups[job.job_id], src_node)
+            if not found or canonical_json(have) != value:
+                ok = False
+                break
+        if ok:
+            members.append(job)
+    if not members:
+        raise ParamsError(f"{source}: {node}: its gather found no {src_node or 'upstream'} job for group "
+                          f"{dict((k, v) for k, v in wanted)}")
+
+    def order(job: Job) -> tuple:
+        keys = []
+        for key in spec.order_by:
+            found, value = find(key, lookups[job.job_id], src_node)
+            keys.append((0, value) if isinstance(value, (int, float)) and not isinstance(value, bool)
+                        else (1, canonical_json(value)))
+        return (*keys, job.job_id)
+
+    return sorted(members, key=order)
 
 
 def _origin_job(origin: Any, sources: Any, row_job: Mapping[str, Job]) -> str | None:

@@ -35,6 +35,9 @@ from .layout import atomic_write, read_record
 ATTEMPTS = ".attempts"
 RUNS = os.path.join(".trackdag", "runs")
 
+#: the error of an attempt whose driver died while it ran
+INTERRUPTED = "interrupted: the driver stopped before the job finished"
+
 #: the columns of the attempts table, in the order records hold them
 ATTEMPT_FIELDS = ("job_id", "attempt", "run_id", "status", "exit_code", "signal", "started", "ended", "duration",
                   "host", "node_id", "pid", "peak_rss_kb", "stderr_tail", "error")

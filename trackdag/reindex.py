@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .layout import CONFIG, DONE, changed_outputs, read_record
-from .records import attempt_numbers, read_attempts, read_run_rows, read_runs
+from .records import INTERRUPTED, attempt_numbers, read_attempts, read_run_rows, read_runs
 from .results import read_result_json
 
 RUN_COLUMNS = ("run_id", "argv", "params_text", "pipeline_ref", "root", "backend", "workers", "host", "user", "pid",
@@ -356,9 +356,6 @@ def stale_folders(con: Any, root: str, plan: Any, disk: Mapping[str, str]) -> li
             if numbers and numbers[-1] > n_attempts:
                 folders.add(folder)
     return sorted(folders)
-
-
-INTERRUPTED = "interrupted: the driver stopped before the job finished"
 
 
 def record_lost_attempts(con: Any, root: str, now: float) -> list[str]:

@@ -1,9 +1,10 @@
 """Results: turn a done job's outputs into one flat result row.
 
-A node's ``load_result(job_dpath)`` returns a flat dict whose keys start
-with ``metrics.``, ``resolved_params.``, ``resources.``, ``machine.`` or
-``context.`` (convention: ``metrics.<node>.<name>``) and whose values are
-scalars.  A node without ``load_result`` gets the numeric leaves of its
+A node's ``load_result(job_dpath)`` (``job_dpath`` a :class:`pathlib.Path`)
+returns a flat dict whose keys start with ``metrics.``, ``resolved_params.``,
+``resources.``, ``machine.`` or ``context.`` (or KWDagger's ``params.``,
+``specified.``, ``job_config.``; convention: ``metrics.<node>.<name>``) and
+whose values are scalars (lists and mappings are kept as JSON text).  A node without ``load_result`` gets the numeric leaves of its
 primary output when that is a JSON file (``{"a": {"b": 1}}`` ->
 ``metrics.<node>.a.b = 1``).
 
@@ -23,12 +24,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .layout import atomic_write, read_record
 
 RESULT_JSON = "result.json"
-PREFIXES = ("metrics.", "resolved_params.", "resources.", "machine.", "context.")
+PREFIXES = ("metrics.", "resolved_params.", "resources.", "machine.", "context.",
+            "params.", "specified.", "job_config.")  # (the last three: KWDagger's too)
 
 
 def flatten_numeric(data: Any, prefix: str) -> dict[str, float | int]:
@@ -54,35 +57,54 @@ def default_result(node: str, primary_output: str | None) -> dict[str, Any] | No
     return flatten_numeric(data, f"metrics.{node}") or None
 
 
-def _check_row(row: Any) -> str | None:
-    """Why a load_result return value is junk, or None when it is a valid row."""
+def _plain(value: Any) -> Any:
+    """A result value as a scalar: numpy numbers and paths as Python ones, lists and mappings as JSON text.
+
+    Raises TypeError for what has no such form.
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None if isinstance(value, float) and not math.isfinite(value) else value  # NaN/inf: missing
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (list, tuple, dict)):
+        return _plain(value.item())  # numpy / pandas scalars
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple, Mapping)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
+    raise TypeError(type(value).__name__)
+
+
+def _check_row(row: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """(the row with plain values, None), or (None, why a load_result return value is junk)."""
     if not isinstance(row, Mapping):
-        return f"load_result returned {type(row).__name__}, expected a flat dict"
+        return None, f"load_result returned {type(row).__name__}, expected a flat dict"
+    out = {}
     for key, value in row.items():
         if not isinstance(key, str) or not key.startswith(PREFIXES):
-            return f"load_result key {key!r} must start with one of {', '.join(PREFIXES)}"
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            return f"load_result value of {key!r} is {type(value).__name__}; values must be numbers, strings, booleans or null"
-        if isinstance(value, float) and not math.isfinite(value):
-            continue  # NaN/inf are kept as missing numbers, not an error
-    return None
+            return None, f"load_result key {key!r} must start with one of {', '.join(PREFIXES)}"
+        try:
+            out[key] = _plain(value)
+        except TypeError as exc:
+            return None, (f"load_result value of {key!r} is {exc}; values must be numbers, strings, booleans, null, "
+                          "or lists and mappings of those (kept as JSON text)")
+    return out, None
 
 
-def collect_result(node: str, load_result: Callable[[str], Any] | None, primary_output: str | None,
+def collect_result(node: str, load_result: Callable[[Any], Any] | None, primary_output: str | None,
                    job_dpath: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(row, error): the job's result row, or why it is broken.  Never raises."""
+    """(row, error): the job's result row, or why it is broken.  Never raises.
+
+    ``load_result`` receives the job folder as a :class:`pathlib.Path` (as
+    KWDagger passes it: ``node_dpath / 'out.json'`` works).
+    """
     if load_result is None:
         return default_result(node, primary_output), None
     try:
-        row = load_result(job_dpath)
+        row = load_result(Path(job_dpath))
     except Exception as exc:  # user code: any failure is data, not a crash
         return None, f"load_result raised {type(exc).__name__}: {exc}"
     if row is None:  # "nothing to report" (like a node without load_result), not junk
         return None, None
-    problem = _check_row(row)
-    if problem:
-        return None, problem
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}, None
+    return _check_row(row)
 
 
 def write_result_json(folder: str, job_id: str, node: str, row: Mapping[str, Any] | None, error: str | None) -> None:

@@ -94,7 +94,8 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
         raise ParamsError(f"{spec.source}: no pipeline: pass --pipeline or add 'pipeline: pkg.module.function()'")
     pipe = load_pipeline(ref, base_dir=spec.base_dir)
     rows = expand(spec, max_configs=max_configs, grid_limit=grid_limit)
-    return Prepared(spec, pipe, make_plan(pipe, rows, root, cwd=cwd, source=spec.source))
+    return Prepared(spec, pipe, make_plan(pipe, rows, root, cwd=cwd, source=spec.source,
+                                          slurm_options=spec.slurm_options))
 
 
 def disk_state(job: Job) -> str:
@@ -130,7 +131,7 @@ def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | o
     would_run, done = [], []
     for job in prepared.plan.jobs.values():
         state = disk_state(job)
-        (done if (skip_existing and state == "done") else would_run).append(job.job_id)
+        (done if (skip_existing and state == "done" and not job.redo) else would_run).append(job.job_id)
     try:
         check_targets(prepared.plan.root, catalog)
         problem = None
@@ -183,7 +184,7 @@ def _stop_orphans(root: str, now: float) -> list[str]:
     """
     from .execute.runner import kill_running_job
     from .records import attempt_numbers, running_marks, unmark_running, write_attempt
-    from .reindex import INTERRUPTED
+    from .records import INTERRUPTED
 
     found = []
     for mark in running_marks(root):
@@ -248,6 +249,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         recover(cat, the_plan.root, the_plan, status, now, orphans)
         if not skip_existing:
             status = dict.fromkeys(status, "planned")
+        status.update({j: "planned" for j, job in the_plan.jobs.items() if job.redo})  # <node>.__enabled__: redo
         to_run = [j for j in the_plan.jobs if status[j] != "done"]
         final = "failed"
         result = None
@@ -277,8 +279,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         recorder = Recorder(cat, run_id, the_plan)
         try:
             if to_run:  # an executor only when there is work: a private Ray costs seconds
-                nodes = {the_plan.jobs[j].node for j in to_run}
-                executor.check({n: the_plan.pipeline.nodes[n].resources for n in sorted(nodes)})
+                executor.check(resource_requests(the_plan, to_run))
                 executor.start()  # an unreachable cluster fails here, before the run is recorded
             write_run(the_plan.root, run_row)  # the record first, then its index
             write_run_rows(the_plan.root, run_id, the_plan.row_jobs)
@@ -313,6 +314,19 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
                                    f"{result.counts.failed} failed)")
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
                      time.time() - t0, catalog_held=recorder.holder)
+
+
+def resource_requests(plan: Plan, job_ids: Any) -> dict[str, Any]:
+    """The distinct resource requests of ``job_ids``, named by node (``node (2)`` for a second shape)."""
+    out: dict[str, Any] = {}
+    seen: dict[str, list] = {}
+    for job_id in job_ids:
+        job = plan.jobs[job_id]
+        shapes = seen.setdefault(job.node, [])
+        if job.resources not in shapes:
+            shapes.append(job.resources)
+            out[job.node if len(shapes) == 1 else f"{job.node} ({len(shapes)})"] = job.resources
+    return out
 
 
 def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, result: Any) -> None:

@@ -207,15 +207,20 @@ def effective_params(requested: Mapping[str, Any], lineage: Iterable[tuple[int, 
      ('b.w', 'b', 'w', 'perf', 'default', 4)]
     """
     found: dict[str, tuple[str, str, str, str, str, Any]] = {}
+    #: key -> every value its ancestor jobs had (several when the job gathers many jobs of one node)
+    seen: dict[str, dict[str, Any]] = {}
     for _depth, node, name, kind, value in sorted(lineage, key=lambda r: (-r[0], r[1], r[2])):
         key = f"{node}.{name}"
-        if key in found:
-            continue
         if kind == "input":
-            if key in requested:
+            if key in requested and key not in found:
                 found[key] = (key, node, name, kind, "requested", requested[key])
             continue
-        found[key] = (key, node, name, kind, "requested" if key in requested else "default", value)
+        seen.setdefault(key, {})[canonical_json(_finite(value))] = value
+        if key not in found:
+            found[key] = (key, node, name, kind, "requested" if key in requested else "default", value)
+    for key, values in seen.items():
+        if len(values) > 1:  # a gather's members differ here: the sorted distinct values
+            found[key] = found[key][:5] + ([values[k] for k in sorted(values)],)
     first = [found[k] for k in requested if k in found]
     return first + [v for k, v in found.items() if k not in requested]
 
@@ -356,13 +361,20 @@ def wide_views(con: Any) -> list[ViewDef]:
     ).fetchall():
         pkeys.setdefault(node, []).append((ord_, key, set(cats)))
     rkeys: dict[str, list] = {}
+    has_ord = bool(con.execute("SELECT 1 FROM (DESCRIBE results) WHERE column_name = 'ord'").fetchall())
+    order = {(node, key): ord_ for node, key, ord_ in con.execute(
+        "SELECT j.node, r.key, min(coalesce(r.ord, 0)) FROM results r JOIN jobs j USING (job_id) GROUP BY ALL"
+    ).fetchall()} if has_ord else {}  # (a catalog older than schema 4 kept no order)
     for node, keys in result_keys(con).items():
         for key, cats in keys.items():
-            rkeys.setdefault(node, []).append((not key.startswith("metrics."), key, set(cats)))
+            # metrics first, in the order load_result returned them (then by name)
+            rkeys.setdefault(node, []).append((not key.startswith("metrics."), order.get((node, key), 0), key,
+                                               set(cats)))
     views = []
     for node in nodes:
         params = [(key, f"params.{key}", _param_expr(cats)) for _, key, cats in sorted(pkeys.get(node, []))]
-        results = [(key, key, _result_expr(cats)) for _, key, cats in sorted(rkeys.get(node, []))]
+        results = [(key, key, _result_expr(cats)) for _, _o, key, cats in
+                   sorted(rkeys.get(node, []), key=lambda r: r[:3])]
         ctes, joins = [], []
         if params:
             ctes.append(f"p AS (\n    {_pivot('param_values', node, params)}\n)")

@@ -42,11 +42,16 @@ def _attempt_node(con: Any) -> None:
     con.execute("ALTER TABLE attempts ADD COLUMN IF NOT EXISTS node_id VARCHAR")
 
 
+def _result_order(con: Any) -> None:
+    con.execute("ALTER TABLE results ADD COLUMN IF NOT EXISTS ord INTEGER")
+
+
 #: (version, name) in order; the DDL of each lives in _STEPS.  Migration 1
 #: creates the current schema; each later one brings an older catalog up to
 #: it and is a no-op on a fresh one.
-MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial"), (2, "0002_results"), (3, "0003_attempt_node")]
-_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables, 2: _results, 3: _attempt_node}
+MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial"), (2, "0002_results"), (3, "0003_attempt_node"),
+                                     (4, "0004_result_order")]
+_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables, 2: _results, 3: _attempt_node, 4: _result_order}
 LATEST = MIGRATIONS[-1][0]
 
 

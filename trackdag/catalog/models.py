@@ -138,6 +138,8 @@ class Result(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value_num: Optional[float] = Field(default=None, sa_type=Double)
     value_text: Optional[str] = None
+    #: the key's place in the row load_result returned (the report follows it when no metric is declared)
+    ord: Optional[int] = None
 
 
 class SchemaVersion(SQLModel, table=True):

@@ -9,7 +9,7 @@ Example:
     >>> import tempfile, os
     >>> cat = Catalog(os.path.join(tempfile.mkdtemp(), 'catalog.duckdb'))
     >>> cat.ensure_schema()
-    ['0001_initial', '0002_results', '0003_attempt_node']
+    ['0001_initial', '0002_results', '0003_attempt_node', '0004_result_order']
     >>> cat.query('SELECT count(*) FROM jobs')
     [(0,)]
 """
@@ -293,16 +293,18 @@ class Catalog:
                                        for r in results], pa.string()),
             "result_error": pa.array([r[2] for r in results], pa.string()),
         })
-        cols: dict[str, list] = {"job_id": [], "key": [], "value_num": [], "value_text": []}
+        cols: dict[str, list] = {"job_id": [], "key": [], "value_num": [], "value_text": [], "ord": []}
         for job_id, row, _ in results:
-            for key, value in (row or {}).items():
+            for ord_, (key, value) in enumerate((row or {}).items()):
                 num, text = typed(value)
                 cols["job_id"].append(job_id)
                 cols["key"].append(key)
                 cols["value_num"].append(num)
                 cols["value_text"].append(text)
+                cols["ord"].append(ord_)
         rows = pa.table(cols, schema=pa.schema([("job_id", pa.string()), ("key", pa.string()),
-                                                ("value_num", pa.float64()), ("value_text", pa.string())]))
+                                                ("value_num", pa.float64()), ("value_text", pa.string()),
+                                                ("ord", pa.int32())]))
         con.register("td_result_status", status)
         con.register("td_results", rows)
         con.execute("DELETE FROM results WHERE job_id IN (SELECT job_id FROM td_result_status)")

@@ -53,6 +53,8 @@ class JobSpec:
     log_limit: int | None = None
     #: also keep a sha256 of each output file in the done record (trackdag verify --hash)
     hash_outputs: bool = False
+    #: (host, pid) of the driver: a runner on the same host stops the job when the driver dies
+    driver: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)

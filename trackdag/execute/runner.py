@@ -26,7 +26,7 @@ import time
 from typing import Any, Callable
 
 from ..layout import STDERR, STDOUT, clear_done, missing_outputs, read_running, write_done
-from ..records import attempt_record, mark_running, unmark_running, write_attempt
+from ..records import INTERRUPTED, attempt_record, mark_running, unmark_running, write_attempt
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 from .logs import LogCopier, default_limit
@@ -159,6 +159,16 @@ def _own_peak_kb() -> int:
     return 0
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def signal_name(number: int) -> str:
     """``SIGKILL`` for 9 (the number when it has no name).
 
@@ -254,6 +264,8 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
                                      proc.pid, error=f"could not write its logs in {folder}: "
                                                      f"{exc.strerror or exc}"), worker)
     if table is not None:
+        if spec.driver and spec.driver[0] == HOST and spec.driver[1] != os.getpid() and table.watchdog:
+            table.watchdog.watch(spec.driver[1])  # a Ray worker of this host: the driver's death ends the job
         table.add(spec.job_id, proc)
     timer = _Timer(proc.pid, spec.timeout)
     mark_running(folder, {"pid": proc.pid, "pgid": proc.pid, "host": HOST, "started": started,
@@ -292,6 +304,8 @@ def _conclude(spec: JobSpec, proc: subprocess.Popen, usage: Any, floor_kb: int, 
 
     if table is not None and table.cancelled.is_set() and code != 0:
         return outcome("cancelled", "cancelled")
+    if sig and spec.driver and spec.driver[0] == HOST and not _alive(spec.driver[1]):
+        return outcome("cancelled", INTERRUPTED)  # the watchdog stopped it: its driver is gone
     if timer.fired:
         return outcome("failed", f"timeout: still running after {spec.timeout:g}s, killed"
                                  + (f" ({signal_name(sig)})" if sig else ""))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -203,11 +204,12 @@ def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | No
     if job.node in plan.pipeline.result_nodes and node.primary_out_key:
         primary = job.outputs.get(node.primary_out_key)
     return JobSpec(job.job_id, job.node, job.folder, ("bash", os.path.join(job.folder, INVOKE)),
-                   dict(job.outputs), dict(node.resources), attempt,
+                   dict(job.outputs), dict(job.resources), attempt,
                    load_result=node.load_result if node.has_load_result else None, primary_output=primary,
                    import_dir=plan.pipeline.import_dir, env=dict(env) if env else None, run_id=options.run_id,
                    timeout=node.timeout if node.timeout is not None else options.timeout,
-                   log_limit=options.log_limit, hash_outputs=options.hash_outputs)
+                   log_limit=options.log_limit, hash_outputs=options.hash_outputs,
+                   driver=(socket.gethostname(), os.getpid()))
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,

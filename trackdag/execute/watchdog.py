@@ -2,7 +2,9 @@
 
 Every process that runs jobs (the driver with the local backend, each Ray
 actor) starts one watchdog, in a session of its own, and tells it over a
-pipe which process groups it runs (``+pgid`` / ``-pgid`` lines).  When the
+pipe which process groups it runs (``+pgid`` / ``-pgid`` lines), and, for a
+Ray worker on the driver's host, the driver's pid to watch (``w<pid>``: the
+driver's death ends the jobs even while Ray has not yet ended the worker).  When the
 runner dies, however it dies (SIGKILL and the OOM killer included, on any
 host of a cluster), the kernel closes the pipe; the watchdog reads end of
 file, sends SIGTERM to every group it still knows, SIGKILL to what is left
@@ -29,6 +31,8 @@ import time
 
 #: seconds between SIGTERM and SIGKILL
 GRACE = 2.0
+#: how often a watched process is checked, in seconds
+POLL = 0.5
 
 
 def _alive(pgid: int) -> bool:
@@ -64,17 +68,46 @@ def main() -> None:
     Ray kills a dead worker's direct children (the job's first process and
     anything else it started) but cannot know of this one.
     """
+    import select
+
     if os.fork():
         os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the runner's to handle
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     groups: set[int] = set()
-    for line in sys.stdin.buffer:
-        text = line.strip().decode("ascii", "replace")
-        if text[:1] in "+-" and text[1:].isdigit():
-            (groups.add if text[0] == "+" else groups.discard)(int(text[1:]))
+    watched: set[int] = set()  # other processes whose death also ends the jobs (a driver on this host)
+    stdin = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
+    pending = b""
+    while True:
+        ready, _, _ = select.select([stdin], [], [], POLL)
+        if ready:
+            data = os.read(stdin.fileno(), 4096)
+            if not data:
+                break  # the runner died (or closed us)
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                text = line.strip().decode("ascii", "replace")
+                if text[:1] in "+-w" and text[1:].isdigit():
+                    {"+": groups.add, "-": groups.discard, "w": watched.add}[text[0]](int(text[1:]))
+        if watched and not all(_process_alive(pid) for pid in watched):
+            break  # the driver died: its jobs must not run on unsupervised
     if groups:
         _kill_all(groups)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Watchdog:
@@ -84,6 +117,7 @@ class Watchdog:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._watched: set[int] = set()
 
     def _send(self, text: str) -> None:
         with self._lock:
@@ -113,6 +147,12 @@ class Watchdog:
 
     def remove(self, pgid: int) -> None:
         self._send(f"-{pgid}\n")
+
+    def watch(self, pid: int) -> None:
+        """Also kill every registered group when process ``pid`` (of this host) dies."""
+        if pid not in self._watched:
+            self._watched.add(pid)
+            self._send(f"w{pid}\n")
 
     def close(self) -> None:
         """Let the watchdog exit (it kills any group still registered)."""

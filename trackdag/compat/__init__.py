@@ -1,0 +1,8 @@
+"""Compatibility layers: code written for other tools, running on trackdag.
+
+- :mod:`trackdag.compat.kwdagger`: KWDagger 0.4's helper modules, at module
+  paths that mirror KWDagger's (``kwdagger.utils.util_dotdict`` is
+  ``trackdag.compat.kwdagger.utils.util_dotdict``), so a KWDagger pipeline
+  file ports by rewriting its import lines.  The core package never imports
+  this one.
+"""
