@@ -19,7 +19,7 @@ def _cli_section():
 def _documented():
     """command -> the --options its README bullet names."""
     found = {}
-    for bullet in re.split(r"\n- ", _cli_section())[1:]:
+    for bullet in re.split(r"\n- ", "\n" + _cli_section().split("\n\n", 2)[1])[1:]:
         m = re.match(r"`trackdag (\w+)", bullet)
         if m:
             found[m.group(1)] = set(re.findall(r"--[a-z][a-z-]*", bullet))

@@ -443,5 +443,11 @@ def plot(root: str, catalog: str | None, out: str, fmt: str, nodes: tuple[str, .
         click.echo(path)
 
 
+# KWDagger's command lines (`trackdag schedule`, `trackdag aggregate`): see trackdag.compat.kwdagger.
+from .compat.kwdagger.cli import register as _register_kwdagger  # noqa: E402
+
+_register_kwdagger(main)
+
+
 if __name__ == "__main__":
     main()

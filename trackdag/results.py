@@ -45,6 +45,69 @@ def flatten_numeric(data: Any, prefix: str) -> dict[str, float | int]:
     return out
 
 
+def flatten_nested(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Nested mappings as dotted keys, in KWDagger's order: plain values first, then nested mappings, last first.
+
+    >>> list(flatten_nested({'a': 1, 'b': {'c': 2}, 'd': 3, 'e': {'f': 4}}))
+    ['a', 'd', 'e.f', 'b.c']
+    """
+    out: dict[str, Any] = {}
+    stack: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [(prefix, data)]
+    while stack:
+        path, current = stack.pop()
+        for key, value in current.items():
+            here = (*path, str(key))
+            if isinstance(value, Mapping):
+                stack.append((here, value))
+            else:
+                out[".".join(here)] = value
+    return out
+
+
+class ResultSpec:
+    """A result read from the primary output's JSON, as KWDagger's YAML ``result:`` field says.
+
+    ``metrics``: the dotted path of the metrics mapping in the JSON (default
+    ``result.metrics``); ``info``: the dotted path of a list of kwutil
+    process-context records (default ``info``; None skips it), whose last item
+    gives the ``context``, ``resolved_params``, ``resources`` and ``machine``
+    sections.  Keys are ``<section>.<node>.<name>``.  A plain object (not a
+    closure), so it travels to Ray workers.
+
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / 'm.json').write_text(json.dumps({'result': {'metrics': {'acc': 1}}}))
+    >>> ResultSpec('ev', 'm.json')(d)
+    {'metrics.ev.acc': 1}
+    """
+
+    def __init__(self, node: str, primary: str, metrics: str = "result.metrics", info: "str | None" = "info") -> None:
+        self.node, self.primary, self.metrics, self.info = node, primary, metrics, info
+
+    @staticmethod
+    def _at(data: Any, path: str) -> Any:
+        for part in path.split(".") if path else ():
+            if not isinstance(data, Mapping) or part not in data:
+                return None
+            data = data[part]
+        return data
+
+    def __call__(self, job_dpath: Any) -> dict[str, Any]:
+        from .process_context import new_process_context_parser
+
+        data = json.loads((Path(job_dpath) / self.primary).read_text(encoding="utf-8"))
+        nested: dict[str, Any] = {}
+        info = self._at(data, self.info) if self.info else None
+        if isinstance(info, list) and info and isinstance(info[-1], Mapping):
+            nested.update(new_process_context_parser(info[-1]))
+        metrics = self._at(data, self.metrics)
+        if metrics is None:
+            raise ValueError(f"{self.primary} has no {self.metrics!r} mapping")
+        nested["metrics"] = metrics
+        return {f"{section}.{self.node}.{rest}" if "." in key else f"{key}.{self.node}": value
+                for key, value in flatten_nested(nested).items()
+                for section, _, rest in [key.partition(".")]}
+
+
 def default_result(node: str, primary_output: str | None) -> dict[str, Any] | None:
     """Numeric leaves of the primary output when it is JSON; None when there is nothing to read."""
     if not primary_output or not primary_output.endswith(".json") or not os.path.isfile(primary_output):

@@ -86,16 +86,26 @@ class RunResult:
 
 def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
             max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT,
-            cwd: str | None = None) -> Prepared:
-    """Parse and validate params and pipeline, expand the grid and plan the jobs."""
+            cwd: str | None = None, slurm_options: Any = None, params_pipeline_first: bool = False) -> Prepared:
+    """Parse and validate params and pipeline, expand the grid and plan the jobs.
+
+    ``--pipeline`` beats the params' ``pipeline:`` key, unless
+    ``params_pipeline_first`` (KWDagger's rule, for ``trackdag schedule``).
+    ``slurm_options``: the least specific layer of Slurm options (KWDagger's
+    ``--slurm_options``), under the params' own.
+    """
     spec = params if isinstance(params, ParamsSpec) else load_params(params)
     ref = pipeline if pipeline is not None else spec.pipeline
+    if params_pipeline_first and spec.pipeline is not None:
+        ref = spec.pipeline
     if ref is None:
         raise ParamsError(f"{spec.source}: no pipeline: pass --pipeline or add 'pipeline: pkg.module.function()'")
     pipe = load_pipeline(ref, base_dir=spec.base_dir)
     rows = expand(spec, max_configs=max_configs, grid_limit=grid_limit)
+    from .slurm_options import merge
+
     return Prepared(spec, pipe, make_plan(pipe, rows, root, cwd=cwd, source=spec.source,
-                                          slurm_options=spec.slurm_options))
+                                          slurm_options=merge(slurm_options, spec.slurm_options)))
 
 
 def disk_state(job: Job) -> str:
@@ -152,12 +162,12 @@ BACKENDS = ("ray", "local")
 
 
 def make_executor(backend: str, workers: int | None, *, ray_address: str | None = None,
-                  root: str | None = None, ray_timeout: float | None = None) -> Any:
-    """The executor for ``backend``: 'ray' (default) or 'local'."""
+                  root: str | None = None, ray_timeout: float | None = None, devices: Any = None) -> Any:
+    """The executor for ``backend``: 'ray' (default) or 'local' (``devices``: its GPUs, default detected)."""
     if backend == "local":
         from .execute.local import LocalExecutor
 
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, devices=devices)
     if backend == "ray":
         from .execute.ray_backend import RayExecutor
 
@@ -210,6 +220,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT, skip_existing: bool = True,
         fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
         timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
+        devices: Any = None, slurm_options: Any = None, params_pipeline_first: bool = False,
         argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
         on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
@@ -233,10 +244,10 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     t0 = time.time()
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit,
-                       cwd=cwd)
+                       cwd=cwd, slurm_options=slurm_options, params_pipeline_first=params_pipeline_first)
     the_plan = prepared.plan
     executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root,
-                             ray_timeout=ray_timeout)
+                             ray_timeout=ray_timeout, devices=devices)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     cat = Catalog(check_targets(the_plan.root, catalog))
     make_dir(the_plan.root, "--root")

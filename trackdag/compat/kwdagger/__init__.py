@@ -24,9 +24,23 @@ Example:
 """
 from __future__ import annotations
 
-from ...gather import GatherSpec
-from ...node import ProcessNode
-from ...pipeline import Pipeline
-from .yaml_pipeline import dump_yaml_pipeline, load_yaml_pipeline
+from typing import Any
 
-__all__ = ["ProcessNode", "Pipeline", "GatherSpec", "load_yaml_pipeline", "dump_yaml_pipeline"]
+# Imported lazily (as trackdag's own names are), so that `trackdag --help`, which
+# registers this package's commands, stays fast.
+_EXPORTS = {"ProcessNode": "trackdag.node", "Pipeline": "trackdag.pipeline", "GatherSpec": "trackdag.gather",
+            "load_yaml_pipeline": "trackdag.compat.kwdagger.yaml_pipeline",
+            "dump_yaml_pipeline": "trackdag.compat.kwdagger.yaml_pipeline"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trackdag.compat.kwdagger' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -25,17 +25,9 @@ class DotDict(dict):
     @classmethod
     def from_nested(cls, data: Mapping[str, Any]) -> "DotDict":
         """Flatten ``data`` (see the module docstring for the key order)."""
-        out = cls()
-        stack: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [((), data)]
-        while stack:
-            prefix, current = stack.pop()
-            for key, value in current.items():
-                path = (*prefix, str(key))
-                if isinstance(value, Mapping):
-                    stack.append((path, value))
-                else:
-                    out[".".join(path)] = value
-        return out
+        from ....results import flatten_nested
+
+        return cls(flatten_nested(data))
 
     def to_nested(self) -> dict[str, Any]:
         """The nested form again.
