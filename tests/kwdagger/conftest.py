@@ -1,0 +1,210 @@
+"""The real KWDagger 0.4.1, in a test-only virtual environment, and the import rewrite a port is.
+
+``kwdagger`` is never a trackdag dependency: the session fixture :func:`kwd`
+builds its own venv (``pip install kwdagger==0.4.1``) once, under
+``$TRACKDAG_KWDAGGER_VENV`` or ``~/.cache/trackdag-tests/kwdagger-0.4.1``,
+and reuses it afterwards.  Where pip cannot install it (no index), the tests
+that need it skip and say why; ``TRACKDAG_REQUIRE_KWDAGGER=1`` (set by
+``.ci/run``) makes that a failure instead.
+
+:func:`port_source` is the port a user makes: the import lines of a KWDagger
+pipeline file rewritten as the README's "Coming from KWDagger" table says,
+nothing else.  Pipeline sources under ``cases/`` are written for KWDagger (a
+user's file) and are not collected by pytest.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+collect_ignore_glob = ["cases/*"]
+
+HERE = Path(__file__).parent
+CASES = HERE / "cases"
+KWDAGGER = "kwdagger==0.4.1"
+TRACKDAG_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Kwd:
+    """The test-only KWDagger install."""
+
+    venv: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    def run(self, args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600) \
+            -> subprocess.CompletedProcess:
+        """Run a command with this venv first on PATH (``kwdagger``, its ``python``)."""
+        return _run(args, cwd, self.bin, env, timeout)
+
+
+def trackdag_run(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600) \
+        -> subprocess.CompletedProcess:
+    """Run a command with trackdag's venv first on PATH (``trackdag``, its ``python``)."""
+    return _run(args, cwd, TRACKDAG_BIN, env, timeout)
+
+
+def _run(args, cwd, bin_dir, env, timeout):
+    full = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    full.update(PATH=f"{bin_dir}:{full.get('PATH', '')}", COLUMNS="200", PYTHONHASHSEED="0",
+                RAY_AUTH_MODE="disabled")
+    full.update(env or {})
+    return subprocess.run(args, cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout)
+
+
+def _venv_path() -> Path:
+    default = Path.home() / ".cache" / "trackdag-tests" / "kwdagger-0.4.1"
+    return Path(os.environ.get("TRACKDAG_KWDAGGER_VENV", default))
+
+
+def _unavailable(reason: str):
+    if os.environ.get("TRACKDAG_REQUIRE_KWDAGGER") == "1":
+        pytest.fail(f"KWDagger 0.4.1 is required (TRACKDAG_REQUIRE_KWDAGGER=1): {reason}")
+    pytest.skip(f"KWDagger 0.4.1 could not be installed in a test venv: {reason}")
+
+
+@pytest.fixture(scope="session")
+def kwd() -> Kwd:
+    venv = _venv_path()
+    stamp = venv / ".trackdag-tests-ok"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # several pytest processes may build it at once
+        if not stamp.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+            if made.returncode:
+                _unavailable(f"python -m venv failed: {made.stderr.strip()[-300:]}")
+            pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                                  "--disable-pip-version-check", KWDAGGER], capture_output=True, text=True)
+            if pip.returncode:
+                shutil.rmtree(venv, ignore_errors=True)
+                _unavailable(f"pip install {KWDAGGER} failed: {pip.stderr.strip()[-300:]}")
+            check = subprocess.run([str(venv / "bin" / "python"), "-c",
+                                    "import kwdagger; print(kwdagger.__version__)"], capture_output=True, text=True)
+            if check.stdout.strip() != "0.4.1":
+                _unavailable(f"kwdagger in {venv} reports {check.stdout.strip() or check.stderr[-200:]!r}")
+            stamp.write_text(KWDAGGER + "\n")
+    return Kwd(venv)
+
+
+# --- the port: import lines only -------------------------------------------------------------
+
+_CORE = {"ProcessNode", "Pipeline", "GatherSpec"}
+
+
+def port_line(line: str) -> str:
+    """One import line of a KWDagger pipeline file, as the README's table ports it.
+
+    >>> port_line('import kwdagger')
+    'import trackdag as kwdagger'
+    >>> port_line('from kwdagger import ProcessNode, Pipeline')
+    'from trackdag import ProcessNode, Pipeline'
+    >>> port_line('    from kwdagger.utils import util_dotdict')
+    '    from trackdag.compat.kwdagger.utils import util_dotdict'
+    >>> port_line('from kwdagger import load_yaml_pipeline')
+    'from trackdag.compat.kwdagger import load_yaml_pipeline'
+    >>> port_line("x = 'kwdagger'")
+    "x = 'kwdagger'"
+    """
+    m = re.match(r"^(\s*)import kwdagger(\s+as\s+\w+)?\s*$", line)
+    if m:
+        return f"{m[1]}import trackdag as {(m[2] or ' as kwdagger').split()[-1]}"
+    m = re.match(r"^(\s*)from kwdagger import (.*)$", line)
+    if m:
+        names = {n.strip().split(" as ")[0] for n in m[2].strip("() ").split(",")}
+        target = "trackdag" if names <= _CORE else "trackdag.compat.kwdagger"
+        return f"{m[1]}from {target} import {m[2]}"
+    m = re.match(r"^(\s*)(from|import) kwdagger\.(.*)$", line)
+    if m:
+        return f"{m[1]}{m[2]} trackdag.compat.kwdagger.{m[3]}"
+    return line
+
+
+def port_source(text: str) -> str:
+    """A KWDagger pipeline file with its import lines ported (and nothing else)."""
+    return "\n".join(port_line(line) for line in text.split("\n"))
+
+
+def lay_out(case: str, dst: Path, *, port: bool) -> Path:
+    """Copy ``cases/<case>`` into ``dst``; with ``port``, every .py file's imports are ported."""
+    shutil.copytree(CASES / case, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    if port:
+        for path in dst.rglob("*.py"):
+            path.write_text(port_source(path.read_text()))
+    return dst
+
+
+# --- reading what each tool wrote --------------------------------------------------------------
+
+def _norm_token(token: str, root: Path) -> str:
+    """A command token with its paths aside: a path in the result tree keeps its node folder and
+    file name (``<node>/*/<file>``), any other path its file name."""
+    key, eq, value = token.partition("=")
+    if not eq:
+        key, value = "", token
+    if "/" in value:
+        path = Path(value)
+        parts = path.parts
+        try:
+            rel = (path if path.is_absolute() else (root.parent / path)).resolve().relative_to(root.resolve())
+            parts = rel.parts
+            value = f"{parts[0]}/*/{'/'.join(parts[2:])}" if len(parts) > 2 else "/".join(parts)
+        except ValueError:
+            value = path.name
+    return f"{key}={value}" if eq else value
+
+
+def normalize_command(command: str, root: Path) -> tuple[str, ...]:
+    import shlex
+    return tuple(_norm_token(t, root) for t in shlex.split(command) if t.strip())
+
+
+def kwdagger_commands(root: Path) -> dict[str, list[tuple[str, ...]]]:
+    """node -> the sorted normalized commands of the jobs KWDagger wrote (from each invoke.sh)."""
+    found: dict[str, list] = {}
+    for invoke in sorted(root.glob("*/*_id_*/invoke.sh")):
+        lines = [ln for ln in invoke.read_text().splitlines() if ln and not ln.startswith("#")]
+        text = "\n".join(lines)
+        if text.startswith("test -e "):   # the cache guard: `test -e OUT || \`
+            text = text.split("|| \\\n", 1)[1]
+        found.setdefault(invoke.parent.parent.name, []).append(normalize_command(text, root))
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def trackdag_commands(root: Path) -> dict[str, list[tuple[str, ...]]]:
+    """node -> the sorted normalized commands of trackdag's jobs (from each job_config.json)."""
+    import json
+    found: dict[str, list] = {}
+    for config in sorted(root.glob("*/*_id_*/job_config.json")):
+        data = json.loads(config.read_text())
+        found.setdefault(data["node"], []).append(normalize_command(data["command"], root))
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def top_table(text: str, node: str) -> list[dict[str, str]]:
+    """The rows of the 'Top N / M for <node>' table an aggregate printed, best first.
+
+    KWDagger prints its best row last; trackdag first, with a ``rank`` column.
+    """
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if re.match(rf"Top \d+ / \d+ for {re.escape(node)}\b", ln))
+    header = lines[start + 1].split()
+    rows = []
+    for line in lines[start + 2:]:
+        cells = line.split()
+        if len(cells) != len(header):
+            break
+        rows.append(dict(zip(header, cells)))
+    return rows if "rank" in header else rows[::-1]
