@@ -160,7 +160,7 @@ def _norm_token(token: str, root: Path) -> str:
         try:
             rel = (path if path.is_absolute() else (root.parent / path)).resolve().relative_to(root.resolve())
             parts = rel.parts
-            value = f"{parts[0]}/*/{'/'.join(parts[2:])}" if len(parts) > 2 else "/".join(parts)
+            value = "/".join([parts[0], "*", *parts[2:]]) if len(parts) >= 2 else "/".join(parts)
         except ValueError:
             value = path.name
     return f"{key}={value}" if eq else value
@@ -208,3 +208,96 @@ def top_table(text: str, node: str) -> list[dict[str, str]]:
             break
         rows.append(dict(zip(header, cells)))
     return rows if "rank" in header else rows[::-1]
+
+
+# --- jobs of either tool, by folder (added for the feature cases) -------------------------------
+
+def norm_path_token(token: str, root: Path) -> str:
+    """Like the command normalizer, but a job folder itself is ``<node>/*`` too (no id in it).
+
+    >>> norm_path_token('--d=/r/a/a_id_x', Path('/r')), norm_path_token('--f=/r/a/a_id_x/o.json', Path('/r'))
+    ('--d=a/*', '--f=a/*/o.json')
+    >>> norm_path_token('python', Path('/r')), norm_path_token('/elsewhere/prog.py', Path('/r'))
+    ('python', 'prog.py')
+    """
+    key, eq, value = token.partition("=")
+    if not eq:
+        key, value = "", token
+    if "/" in value:
+        path = Path(value)
+        try:
+            full = path if path.is_absolute() else (root.parent / path)
+            parts = full.resolve().relative_to(root.resolve()).parts
+            if len(parts) >= 2 and "_id_" in parts[1]:
+                value = "/".join([parts[0], "*", *parts[2:]])
+            else:
+                value = "/".join(parts)
+        except ValueError:
+            value = path.name
+    return f"{key}={value}" if eq else value
+
+
+def norm_command(command: str, root: Path) -> tuple[str, ...]:
+    import shlex
+    return tuple(norm_path_token(t, root) for t in shlex.split(command) if t.strip())
+
+
+def _kwdagger_program(text: str) -> str:
+    """The program's command in a KWDagger invoke.sh: no comments, no cache guard, no gather heredocs."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    text = "\n".join(lines)
+    if text.startswith("test -e "):
+        text = text.split("|| \\\n", 1)[1]
+    if text.startswith("{"):   # a gathered input: { mkdir -p ... && cat > manifest <<'DELIM' && ... DELIM \n cmd }
+        body = text.strip()[1:-1]
+        delims = re.findall(r"<<'([A-Z0-9_]+)'", body)
+        if delims:
+            body = body.rsplit("\n" + delims[-1] + "\n", 1)[1]
+        text = body.strip()
+    return text
+
+
+def kwdagger_job_table(root: Path) -> dict[Path, tuple[str, tuple[str, ...]]]:
+    """Job folder (resolved) -> (node, normalized command), from each invoke.sh KWDagger wrote."""
+    found = {}
+    for invoke in sorted(root.glob("*/*_id_*/invoke.sh")):
+        found[invoke.parent.resolve()] = (invoke.parent.parent.name,
+                                          norm_command(_kwdagger_program(invoke.read_text()), root))
+    return found
+
+
+def trackdag_job_table(root: Path) -> dict[Path, tuple[str, tuple[str, ...]]]:
+    """Job folder (resolved) -> (node, normalized command), from each job_config.json trackdag wrote."""
+    import json
+    found = {}
+    for config in sorted(root.glob("*/*_id_*/job_config.json")):
+        data = json.loads(config.read_text())
+        found[config.parent.resolve()] = (data["node"], norm_command(data["command"], root))
+    return found
+
+
+def by_node(table) -> dict[str, list[tuple[str, ...]]]:
+    out: dict[str, list] = {}
+    for node, command in table.values():
+        out.setdefault(node, []).append(command)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def gather_manifests(root: Path, table) -> list[tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]]:
+    """Every ``_gather/<input>.txt`` under ``root``: (consumer node, its command, member commands in order).
+
+    A member is named by the command of the job whose folder holds the listed
+    path, so the two tools' manifests compare without their ids.
+    """
+    out = []
+    for manifest in sorted(root.glob("*/*_id_*/_gather/*.txt")):
+        members = []
+        for line in manifest.read_text().splitlines():
+            path = Path(line) if Path(line).is_absolute() else root.parent / line
+            folder = path.resolve().parent
+            while folder not in table and folder != folder.parent:
+                folder = folder.parent
+            members.append(table[folder][1] if folder in table else (line,))
+        node, command = table[manifest.parent.parent.resolve()]
+        out.append((node, command, tuple(members)))
+    return sorted(out)

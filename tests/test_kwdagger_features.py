@@ -1,0 +1,132 @@
+"""KWDagger's row keys and node declarations on trackdag's own plan and run (issue 9), without KWDagger.
+
+``<node>.__enabled__``, Slurm options as resources, undeclared params, and
+params declared by a real kwconf / scriptconfig config class.
+"""
+import json
+
+import kwconf
+import pytest
+import scriptconfig
+
+from conftest import TOOL, two_stage
+from trackdag.errors import ParamsError
+from trackdag.node import ProcessNode
+from trackdag.pipeline import Pipeline
+from trackdag.sweep import prepare, run
+
+
+def _nodes(plan):
+    out = {}
+    for job in plan.jobs.values():
+        out.setdefault(job.node, []).append(job)
+    return out
+
+
+def test_enabled_false_leaves_the_node_and_its_dependants_out_of_that_row(tmp_path, src):
+    params = {"matrix": {"predict.src": str(src), "predict.p": [1, 2]},
+              "include": [{"predict.p": 2, "evaluate.__enabled__": False}]}
+    plan = prepare(params, pipeline=two_stage(), root=tmp_path).plan
+    jobs = _nodes(plan)
+    assert sorted(j.params["p"] for j in jobs["predict"]) == [1, 2]
+    assert len(jobs["evaluate"]) == 1
+    # switching off the first node removes its dependant too
+    off = prepare({"matrix": {"predict.src": str(src), "predict.__enabled__": [True, False]}},
+                  pipeline=two_stage(), root=tmp_path).plan
+    assert {n: len(j) for n, j in _nodes(off).items()} == {"predict": 1, "evaluate": 1}
+    # __enabled__ never enters a job id
+    plain = prepare({"matrix": {"predict.src": str(src)}}, pipeline=two_stage(), root=tmp_path).plan
+    assert set(plain.jobs) == set(off.jobs)
+
+
+def test_enabled_redo_reruns_a_done_job(tmp_path, src, ledger):
+    params = {"matrix": {"predict.src": str(src)}}
+    assert run(params, pipeline=two_stage(), root=tmp_path / "out", backend="local", workers=1).exit_code == 0
+    assert len(ledger.read_text().splitlines()) == 2
+    again = run({"matrix": {"predict.src": str(src), "evaluate.__enabled__": "redo"}}, pipeline=two_stage(),
+                root=tmp_path / "out", backend="local", workers=1)
+    assert (again.exit_code, again.counts.done, again.counts.cached) == (0, 1, 1)
+    assert len(ledger.read_text().splitlines()) == 3     # only evaluate ran again
+
+
+@pytest.mark.parametrize("value, hint", [("False", "without quotes"), ("maybe", "without quotes"), (2, None)])
+def test_enabled_values_other_than_true_false_redo_are_refused(tmp_path, src, value, hint):
+    with pytest.raises(ParamsError) as err:
+        prepare({"matrix": {"predict.src": str(src), "evaluate.__enabled__": value}}, pipeline=two_stage(),
+                root=tmp_path)
+    message = str(err.value)
+    assert "'evaluate.__enabled__' must be true, false or redo" in message
+    assert (hint in message) if hint else "quotes" not in message
+
+
+def test_slurm_options_become_resources_from_every_layer(tmp_path, src):
+    dag = two_stage()
+    dag.nodes["predict"].slurm_options = {"cpus": 2, "partition": "gpu"}
+    params = {"slurm_options": {"mem": "1G", "time": "00:10:00"},
+              "matrix": {"predict.src": str(src), "evaluate.__slurm_options__": {"gres": "gpu:1", "cpus": 1}}}
+    prepared = prepare(params, pipeline=dag, root=tmp_path)
+    jobs = _nodes(prepared.plan)
+    assert jobs["predict"][0].resources == {"num_cpus": 2.0, "memory": 1 << 30}
+    assert jobs["evaluate"][0].resources == {"num_cpus": 1.0, "num_gpus": 1.0, "memory": 1 << 30}
+    # what has no meaning here is named once, not per job
+    notes = " ".join(prepared.plan.notes)
+    assert "partition" in notes and "time" in notes and notes.count("partition") == 1
+    # and never enters a job id
+    plain = prepare({"matrix": {"predict.src": str(src)}}, pipeline=two_stage(), root=tmp_path).plan
+    assert set(plain.jobs) == set(prepared.plan.jobs)
+
+
+def test_an_undeclared_param_is_passed_and_hashed_but_a_near_miss_is_a_typo(tmp_path, src):
+    base = {"predict.src": str(src)}
+    plain = prepare({"matrix": base}, pipeline=two_stage(), root=tmp_path).plan
+    extra = prepare({"matrix": {**base, "predict.concurrency": [2, 4]}}, pipeline=two_stage(), root=tmp_path)
+    predicts = _nodes(extra.plan)["predict"]
+    assert sorted(j.params["concurrency"] for j in predicts) == [2, 4]
+    assert all("--concurrency=" in j.command for j in predicts)
+    assert not {j.job_id for j in predicts} & {j.job_id for j in _nodes(plain)["predict"]}
+    assert any("predict.concurrency" in n for n in extra.plan.notes)
+    with pytest.raises(ParamsError, match=r"node 'predict' declares no param 'workrs' \(did you mean 'workers'\?\)"):
+        prepare({"matrix": {**base, "predict.workrs": 2}}, pipeline=two_stage(), root=tmp_path)
+
+
+class CountKwconf(kwconf.Config):
+    src_fpath = kwconf.Value(None, tags=["in_path"])
+    dst_fpath = kwconf.Value("count.json", tags=["out_path", "primary"])
+    word = kwconf.Value("a", tags=["algo_param"])
+    workers = kwconf.Value(0, tags=["perf_param"])
+
+
+class CountScfg(scriptconfig.DataConfig):
+    src_fpath = scriptconfig.Value(None, tags=["in_path"])
+    dst_fpath = scriptconfig.Value("count.json", tags=["out_path", "primary"])
+    word = scriptconfig.Value("b", tags=["algo_param"])
+    workers = scriptconfig.Value(0, tags=["perf_param"])
+
+
+COUNT = ("import json, sys; a = dict(x[2:].split('=', 1) for x in sys.argv[1:]); "
+         "open(a['dst_fpath'], 'w').write(json.dumps({'n': open(a['src_fpath']).read().count(a['word'])}))")
+
+
+@pytest.mark.parametrize("config", [CountKwconf, CountScfg], ids=["kwconf", "scriptconfig"])
+def test_a_config_class_declares_the_groups(tmp_path, config):
+    import shlex
+    import sys
+
+    class Count(ProcessNode):
+        name = "count"
+        executable = f"{shlex.quote(sys.executable)} -c {shlex.quote(COUNT)}"
+        params = config
+
+    node = Count()
+    assert set(node.in_paths) == {"src_fpath"} and dict(node.out_paths) == {"dst_fpath": "count.json"}
+    assert node.primary_out_key == "dst_fpath" and set(node.perf_params) == {"workers"}
+    (tmp_path / "text.txt").write_text("a b a b b")
+    res = run({"matrix": {"count.src_fpath": str(tmp_path / "text.txt"), "count.word": ["a", "b"]}},
+              pipeline=Pipeline([node]), root=tmp_path / "out", backend="local", workers=1)
+    assert res.exit_code == 0
+    counts = sorted(json.loads(p.read_text())["n"] for p in (tmp_path / "out" / "count").glob("*/count.json"))
+    assert counts == [2, 3]
+    default = prepare({"matrix": {"count.src_fpath": str(tmp_path / "text.txt")}}, pipeline=Pipeline([Count()]),
+                      root=tmp_path / "out").plan
+    (job,) = default.jobs.values()
+    assert job.params["word"] == config.__default__["word"].value

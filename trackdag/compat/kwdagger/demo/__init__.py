@@ -1,0 +1,1 @@
+"""KWDagger's ``kwdagger.demo``: the demo pipelines, on trackdag (see :mod:`.demodata`)."""
