@@ -43,6 +43,11 @@ VALID = [
     "- matrix: {a.x: [1, 2]}\n- {a.x: 3, a.y: only_here}\n",
     # a mapping with more than __include__ is an ordinary dict value
     "a.x: {__include__: x.yaml}\na.y: [{__include__: x.yaml, other: 1}]\n",
+    # KWDagger's: the pipeline inline, and top-level slurm_options in every top-level form
+    "pipeline: {nodes: {a: {executable: echo}}}\na.x: 1\n",
+    "slurm_options: {cpus: 2, mem: 8G}\nmatrix: {a.x: [1, 2]}\n",
+    "slurm_options: {partition: gpu}\na.x: 1\n",
+    "slurm_options: {cpus: 1}\nmatrices:\n  - matrix: {a.x: [1, 2]}\n",
 ]
 
 INVALID = [
@@ -53,6 +58,8 @@ INVALID = [
     "matrix: {a.x: 1}\ninclude: {a.y: 1}\n",  # include not a list
     "matrix: {a.x: 1}\nexclude: [{}]\n",  # empty exclude entry
     "pipeline: 3\na.x: 1\n",  # pipeline not a string
+    "- matrix: {a.x: 1}\n  slurm_options: {cpus: 1}\n",  # slurm_options is top level only
+    "slurm_options: 3\na.x: 1\n",  # slurm_options not a mapping
     "matrices: {a.x: 1}\n",  # matrices not a list
     "matrices: [{a.x: 1}]\nmatrix: {a.x: 2}\n",  # matrices mixed with matrix
     "a.x: [{__include__: 3}]\n",  # include directive needs a path
@@ -89,6 +96,6 @@ def test_every_key_is_documented():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] and schema["description"]
-    for name in ["pipeline", "include", "exclude", "submatrices", "axis", "matrixBody",
+    for name in ["pipeline", "topSlurmOptions", "topSpec", "topBare", "include", "exclude", "submatrices", "axis", "matrixBody",
                  "spec", "bare", "specList", "matricesForm", "includeDirective"]:
         assert schema["$defs"][name].get("description"), name
