@@ -443,6 +443,22 @@ def plot(root: str, catalog: str | None, out: str, fmt: str, nodes: tuple[str, .
         click.echo(path)
 
 
+@main.command()
+@click.argument("folder", default=".")
+@click.option("--yaml", "as_yaml", is_flag=True, help="Write the pipeline as pipeline.yaml instead of pipelines.py.")
+def init(folder: str, as_yaml: bool) -> None:
+    """Write a small working project into FOLDER (default: here) to edit: two nodes, a sweep, a README.
+
+    Never overwrites a file.  Then: cd FOLDER && trackdag run --params params.yaml && trackdag report
+    """
+    from .init import init_project
+
+    for path in init_project(folder, yaml=as_yaml):
+        click.echo(path)
+    where = "" if folder in (".", "./") else f"cd {folder} && "
+    click.echo(f"next: {where}trackdag run --params params.yaml && trackdag report", err=True)
+
+
 # KWDagger's command lines (`trackdag schedule`, `trackdag aggregate`): see trackdag.compat.kwdagger.
 from .compat.kwdagger.cli import register as _register_kwdagger  # noqa: E402
 
