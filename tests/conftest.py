@@ -60,7 +60,7 @@ def src(tmp_path) -> Path:
 
 
 # scenario files are data for the tests, not test modules (tool.py runs on import)
-collect_ignore_glob = ["scenarios/*"]
+collect_ignore_glob = ["scenarios/*", "kwdagger/cases/*"]  # pipeline sources, not tests
 
 
 def single(name="job", resources=None, **algo) -> Pipeline:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import kwdagger_commands, top_table, trackdag_commands, trackdag_run
+from kwd_support import kwd, kwdagger_commands, top_table, trackdag_commands, trackdag_run
 
 pytestmark = pytest.mark.slow
 

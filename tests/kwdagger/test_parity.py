@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import kwdagger_commands, lay_out, top_table, trackdag_commands, trackdag_run
+from kwd_support import kwd, kwdagger_commands, lay_out, top_table, trackdag_commands, trackdag_run
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,10 @@
 """The real KWDagger 0.4.1, in a test-only virtual environment, and the import rewrite a port is.
 
+This is a plain module, not a ``conftest.py``: the suite's test files say
+``from conftest import ...`` for ``tests/conftest.py``, and a second,
+non-package ``conftest`` module would replace it in ``sys.modules``.  Test
+modules here import the :func:`kwd` fixture and the helpers by name.
+
 ``kwdagger`` is never a trackdag dependency: the session fixture :func:`kwd`
 builds its own venv (``pip install kwdagger==0.4.1``) once, under
 ``$TRACKDAG_KWDAGGER_VENV`` or ``~/.cache/trackdag-tests/kwdagger-0.4.1``,
@@ -15,6 +20,7 @@ user's file) and are not collected by pytest.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -24,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-collect_ignore_glob = ["cases/*"]
 
 HERE = Path(__file__).parent
 CASES = HERE / "cases"
@@ -76,6 +80,14 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="session")
 def kwd() -> Kwd:
+    """The test venv with KWDagger 0.4.1 (built on first use, then reused)."""
+    return _kwd()
+
+
+@functools.lru_cache(maxsize=None)
+def _kwd() -> Kwd:
+    # Each test module that imports ``kwd`` gets its own fixture definition;
+    # the cache makes the check (and a build) once per process.
     venv = _venv_path()
     stamp = venv / ".trackdag-tests-ok"
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -301,3 +313,43 @@ def gather_manifests(root: Path, table) -> list[tuple[str, tuple[str, ...], tupl
         node, command = table[manifest.parent.parent.resolve()]
         out.append((node, command, tuple(members)))
     return sorted(out)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def kwdagger_printed_commands(text: str, root: Path) -> dict[str, list[tuple[str, ...]]]:
+    """node -> sorted normalized commands of ``kwdagger schedule --run=0 --print-commands``'s listing.
+
+    Each job is printed as ``### Command i / N - <process_id>`` followed by
+    ``(test -e OUT || \\`` ... ``) 2>&1 | tee LOG`` (the serial backend).
+    """
+    found: dict[str, list] = {}
+    lines = _ANSI.sub("", text).splitlines()
+    for i, line in enumerate(lines):
+        head = re.match(r"^### Command \d+ / \d+ - (\S+)_id_\w+$", line)
+        if not head:
+            continue
+        body = []
+        for nxt in lines[i + 1:]:
+            if nxt.startswith("#") or not nxt.strip():
+                break
+            body.append(nxt)
+        command = "\n".join(body).strip()
+        command = re.sub(r"\)\s*2>&1\s*\|\s*tee\s+\S+$", "", command).lstrip("(")
+        if command.startswith("test -e "):
+            command = command.split("|| \\\n", 1)[1]
+        found.setdefault(head[1], []).append(norm_command(command, root))
+    return {k: sorted(v) for k, v in sorted(found.items())}
+
+
+def trackdag_printed_commands(text: str, root: Path) -> dict[str, list[tuple[str, ...]]]:
+    """node -> sorted normalized commands of ``trackdag schedule --run=0 --print-commands``'s listing
+    (``# <node>/<folder>`` then ``cd <folder> && <command>``)."""
+    found: dict[str, list] = {}
+    for block in re.split(r"\n(?=# \S+/\S+_id_\w+\n)", text):
+        head = re.match(r"# (\S+)/\S+_id_\w+\ncd \S+ && (.*)", block, re.S)
+        if head:
+            command = head[2].split("\n\n", 1)[0]
+            found.setdefault(head[1], []).append(norm_command(command, root))
+    return {k: sorted(v) for k, v in sorted(found.items())}
