@@ -46,9 +46,9 @@ GROUP_TAGS = {"in_path": "in_paths", "in": "in_paths", "out_path": "out_paths", 
 
 def _fields(spec: Any) -> dict[str, Any]:
     """Field name -> declared value (maybe a Value with tags) of a config class, instance or mapping."""
-    if isinstance(spec, Mapping):
-        return dict(spec)
     default = getattr(spec, "__default__", None)
+    if isinstance(spec, Mapping) and not isinstance(default, Mapping):
+        return dict(spec)  # a plain mapping (a config instance is a Mapping too: its __default__ has the tags)
     if not isinstance(default, Mapping):
         raise TypeError(f"params {spec!r} must be a config class or instance (with __default__) or a mapping")
     fields = dict(default)

@@ -104,13 +104,16 @@ SLURM = "__slurm_options__"
 TYPO_CUTOFF = 0.8
 
 
-def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params") -> list[str]:
+def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params",
+                   out_overrides: bool = False) -> list[str]:
     """Reject keys that name no node, an output, a connected input or a near-miss of a declared param.
 
     All problems are reported together in one line.  A key naming a param
     the node does not declare, and close to none it does, is accepted as an
     algo param (KWDagger's rule: it enters the job id and the command line);
-    returns those keys, for a note.
+    returns those keys, for a note.  With ``out_overrides`` (``trackdag
+    schedule``, KWDagger's command line) a key naming an output is accepted:
+    it names that output's file in the job folder.
     """
     problems, undeclared = [], []
     seen: set[str] = set()
@@ -119,7 +122,7 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
             if key in seen:
                 continue
             seen.add(key)
-            problem = _key_problem(pipeline, key)
+            problem = _key_problem(pipeline, key, out_overrides)
             if problem == "undeclared":
                 undeclared.append(key)
             elif problem:
@@ -129,7 +132,7 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
     return undeclared
 
 
-def _key_problem(pipeline: Pipeline, key: str) -> str | None:
+def _key_problem(pipeline: Pipeline, key: str, out_overrides: bool = False) -> str | None:
     if key == SLURM:
         return None
     node_name, dot, param = key.partition(".")
@@ -142,7 +145,10 @@ def _key_problem(pipeline: Pipeline, key: str) -> str | None:
     if param in (ENABLED, SLURM):
         return None
     if param in node.out_paths:
-        return f"key {key!r} is an output of {node_name}; its path is fixed by out_paths"
+        if out_overrides:
+            return None
+        return (f"key {key!r} is an output of {node_name}; its path is fixed by out_paths "
+                "(`trackdag schedule`, KWDagger's command line, takes it as the file's name in the job folder)")
     connected = pipeline.connected_inputs(node_name)
     if param in connected:
         src = ", ".join(p.key for p in connected[param])
@@ -245,18 +251,20 @@ def _enabled(value: Any, key: str, source: str) -> "bool | str":
 
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
          *, cwd: "str | None" = None, source: str = "params",
-         slurm_options: Mapping[str, Any] | None = None) -> Plan:
+         slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False) -> Plan:
     """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input.
 
     Nodes are planned one after the other, each over every row, so that a
     gathered input can collect the jobs of every row (:mod:`trackdag.gather`).
     ``slurm_options``: the params' top-level ``slurm_options:`` (see
-    :mod:`trackdag.slurm_options`).
+    :mod:`trackdag.slurm_options`).  ``out_overrides``: a row may name an
+    output's file (KWDagger's ``<node>.<output>: name.json``), a path relative
+    to the job folder like ``out_paths``; it enters the job id.
     """
     from .slurm_options import merge, to_resources
 
     check_row_values(rows, source=source)
-    undeclared = check_row_keys(pipeline, rows, source=source)
+    undeclared = check_row_keys(pipeline, rows, source=source, out_overrides=out_overrides)
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.path.abspath(os.fspath(root))
     infos = [_node_info(pipeline, n, cwd) for n in pipeline.order]
@@ -295,10 +303,12 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 continue
             algo = dict(info.algo_defaults)
             perf = dict(info.perf_defaults)
+            out_given = {k: _out_override(info.name, k, v, source) for k, v in given.items() if k in info.out_paths}
+            out_given = {k: v for k, v in out_given.items() if v != os.path.normpath(info.out_paths[k])}
             for key, value in given.items():
                 if key in info.perf_keys:
                     perf[key] = value
-                elif key not in info.in_keys:
+                elif key not in info.in_keys and key not in info.out_paths:
                     algo[key] = value  # a declared algo param, or an undeclared one (see check_row_keys)
             for key, (src, src_key) in info.param_fed.items():
                 if src in state.jobs and src_key in state.jobs[src].params:
@@ -360,6 +370,8 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                                        "parents": sorted(parents)}
             if gather_ids:
                 payload["gather"] = gather_ids
+            if out_given:
+                payload["outputs"] = out_given
             job_id = digest(payload)
             job = jobs.get(job_id)
             if job is None:
@@ -369,7 +381,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     raise PlanError(f"short id collision in node {info.name!r}: {short} is the prefix of {owner} and {job_id}")
                 folder = os.path.join(root, info.name, f"{info.name}_id_{short}")
                 outputs = {k: (folder if rel in (".", "./") else os.path.normpath(os.path.join(folder, rel)))
-                           for k, rel in info.out_paths.items()}
+                           for k, rel in {**info.out_paths, **out_given}.items()}
                 gathered = {}
                 for port, members in members_of.items():
                     src_port = info.fed[port][0][2]
@@ -407,6 +419,17 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
         ordered = {j: jobs[j] for _, j in row_jobs}
         jobs = {**ordered, **jobs}
     return Plan(pipeline, root, rows, jobs, row_jobs, list(edges), list(notes))
+
+
+def _out_override(node: str, key: str, value: Any, source: str) -> str:
+    """A row's name for an output (``<node>.<output>: name``): a path inside the job folder, or ParamsError."""
+    from .pipeline import _check_out_path
+
+    problems = _check_out_path(node, key, value)
+    if problems:
+        raise ParamsError(f"{source}: '{node}.{key}': " + problems[0].split(": ", 1)[1].replace(
+            f"out_paths[{key!r}]", "the output's path") + " (an output set in the params is a file in the job folder)")
+    return os.path.normpath(value)
 
 
 def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterable[Job],

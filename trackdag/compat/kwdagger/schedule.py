@@ -6,8 +6,10 @@ KWDagger option               here
 ``--params``, ``--pipeline``  the same; the params' ``pipeline:`` key wins over ``--pipeline``, as
                               in KWDagger
 ``--root_dpath``              ``--root`` (default ``./kwdagger_output``, KWDagger's)
-``--backend=serial``          ``--backend local --workers 1``
-``--backend=tmux``            ``--backend local --workers <tmux_workers>`` (default 8)
+``--backend=serial``          ``--backend local --workers 1``; a job asking for more CPUs (a Slurm
+                              ``cpus``) takes the one slot instead of being refused
+``--backend=tmux``            ``--backend local --workers <tmux_workers>`` (default 8), CPU
+                              requests capped at that
 ``--backend=slurm``           refused, in one line: trackdag has no Slurm backend; start a Ray
                               cluster in the allocation and pass ``--backend=ray --ray_address``
 ``--backend=ray|local``       trackdag's own backends (``--ray_address`` for a cluster)
@@ -18,6 +20,8 @@ KWDagger option               here
 ``--max_configs``             ``--max-configs``
 ``--devices=0,1``             the local backend's GPUs (instead of CUDA_VISIBLE_DEVICES)
 ``--slurm_options``           the least specific Slurm layer; cpus/gpus/mem become resources
+``<node>.<output>: name``     (in the params) the output's file, in the job folder (KWDagger: the
+                              path as written, from the launch directory)
 ``--print_commands``          with ``--run=0``: every command
 other options                 accepted; named once as having no meaning here (``--monitor``,
                               ``--queue_name``, ``--virtualenv_cmd``, ...)
@@ -93,14 +97,17 @@ def schedule(*, params: Any, pipeline: Any = None, root_dpath: str = DEFAULT_ROO
     elif isinstance(devices, (list, tuple)):
         devices = [str(d) for d in devices]
     keep = truthy(skip_existing) or truthy(cache, default=True)
+    # KWDagger's serial and tmux backends run a job whatever it asks for: cap requests at the slots
+    max_cpus = float(workers) if workers is not None else None
     if not truthy(run):
         prepared = sweep.prepare(params, pipeline=pipeline, root=root_dpath, max_configs=max_configs,
-                                 slurm_options=slurm_options, params_pipeline_first=True)
+                                 slurm_options=slurm_options, params_pipeline_first=True, max_cpus=max_cpus,
+                                 out_overrides=True)
         return "dry", sweep.dry_run(prepared, skip_existing=keep)
     return "run", sweep.run(params, pipeline=pipeline, root=root_dpath, backend=kind, workers=workers,
                             ray_address=ray_address, max_configs=max_configs, skip_existing=keep,
                             devices=devices, slurm_options=slurm_options, params_pipeline_first=True,
-                            argv=argv, on_event=on_event, on_plan=on_plan)
+                            max_cpus=max_cpus, out_overrides=True, argv=argv, on_event=on_event, on_plan=on_plan)
 
 
 __all__ = ["schedule", "backend_of", "truthy", "DEFAULT_ROOT"]

@@ -1,0 +1,159 @@
+"""What the KWDagger parity cases (tests/kwdagger/test_parity.py) found, held without KWDagger.
+
+- a config *instance* (kwconf's Config is a Mapping) keeps its class's tags;
+- ``trackdag schedule --backend=serial|tmux`` caps CPU requests at its slots instead of refusing them;
+- ``<node>.<output>: name`` in a ``trackdag schedule`` matrix names the output's file in the job folder.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pytest
+
+from conftest import two_stage
+from trackdag import sweep
+from trackdag.compat.kwdagger.schedule import schedule
+from trackdag.config_params import groups
+from trackdag.errors import ParamsError
+from trackdag.node import NO_DEFAULT, ProcessNode
+from trackdag.pipeline import Pipeline
+from trackdag.plan import plan
+
+
+# --- config-class params ---------------------------------------------------------------------
+
+class _Value:
+    def __init__(self, value, tags=()):
+        self.value, self.tags = value, tags
+
+
+class _Config(Mapping):
+    """Shaped like kwconf.Config: a Mapping whose class and instances carry __default__ (with tags)."""
+
+    __default__ = {"src": _Value(None, ["in_path"]), "dst": _Value("out.json", ["out_path", "primary"]),
+                   "k": _Value(1, ["algo_param"]), "workers": _Value(0, ["perf_param"])}
+
+    def __init__(self, **values):
+        self._values = {name: field.value for name, field in self.__default__.items()} | values
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def to_dict(self):
+        return dict(self._values)
+
+
+def test_a_config_instance_keeps_its_class_tags_and_gives_its_values():
+    found = groups(_Config(k=7, workers=3))
+    assert found["in_paths"] == {"src": NO_DEFAULT}
+    assert found["out_paths"] == {"dst": "out.json"} and found["primary_out_key"] == "dst"
+    assert found["algo_params"] == {"k": 7} and found["perf_params"] == {"workers": 3}
+
+
+def test_a_plain_mapping_is_still_read_as_fields():
+    assert groups({"a": 1, "o": _Value("x.txt", ["out_path"])})["algo_params"] == {"a": 1}
+
+
+def test_real_kwconf_and_scriptconfig_instances():
+    kw = pytest.importorskip("kwconf")
+    scfg = pytest.importorskip("scriptconfig")
+
+    class KwCfg(kw.Config):
+        src = kw.Value(None, tags=["in_path"])
+        dst = kw.Value("o.json", tags=["out_path", "primary"])
+        lower = kw.Value(True)
+        workers = kw.Value(0, tags=["perf"])
+
+    class ScCfg(scfg.DataConfig):
+        src = scfg.Value(None, tags=["in_path"])
+        n = scfg.Value(1, tags=["algo"])
+
+    class Node(ProcessNode):
+        name = "n"
+        executable = "prog"
+        params = KwCfg(lower=False)
+        perf_params = {"workers": 2}   # the node's own groups win
+
+    node = Node()
+    assert set(node.in_paths) == {"src"} and node.out_paths == {"dst": "o.json"}
+    assert node.algo_params == {"lower": False} and node.perf_params == {"workers": 2}
+    assert node.primary_out_key == "dst"
+    assert groups(ScCfg(n=5))["algo_params"] == {"n": 5} and set(groups(ScCfg)["in_paths"]) == {"src"}
+
+
+# --- CPU requests under KWDagger's serial and tmux backends -------------------------------------
+
+def _cpu_pipeline(tmp_path):
+    node = ProcessNode(name="big", executable="true", out_paths={"o": "."}, algo_params={"x": 1},
+                       slurm_options={"cpus": 4, "partition": "gpu"})
+    return Pipeline([node])
+
+
+def test_serial_caps_cpu_requests_at_its_slot(tmp_path):
+    kind, result = schedule(params={"big.x": [1, 2]}, pipeline=_cpu_pipeline(tmp_path), root_dpath=str(tmp_path / "r"),
+                            backend="serial", run=1)
+    assert kind == "run" and result.exit_code == 0 and result.counts.done == 2
+    assert {j.resources["num_cpus"] for j in result.plan.jobs.values()} == {1.0}
+    assert any("num_cpus above the 1 slot(s) of this backend: big (4)" in n for n in result.plan.notes)
+    for job in result.plan.jobs.values():
+        assert json.loads((tmp_path / "r" / "big" / job.name / "job_config.json").read_text())["resources"] == {
+            "num_cpus": 1.0}
+
+
+def test_tmux_caps_at_its_workers_and_run_keeps_the_request(tmp_path):
+    _, dry = schedule(params={"big.x": 1}, pipeline=_cpu_pipeline(tmp_path), root_dpath=str(tmp_path / "r"),
+                      backend="tmux", tmux_workers=2)
+    assert [j.resources["num_cpus"] for j in dry.plan.jobs.values()] == [2.0]
+    prepared = sweep.prepare({"big.x": 1}, pipeline=_cpu_pipeline(tmp_path), root=tmp_path / "r2")
+    assert [j.resources["num_cpus"] for j in prepared.plan.jobs.values()] == [4.0]   # trackdag run: as asked
+
+
+def test_cap_cpus_leaves_smaller_requests_and_the_plan_alone(tmp_path):
+    prepared = sweep.prepare({"big.x": 1}, pipeline=_cpu_pipeline(tmp_path), root=tmp_path / "r")
+    assert sweep.cap_cpus(prepared.plan, 8) is prepared.plan
+
+
+# --- an output's file named in the matrix ----------------------------------------------------------
+
+def test_an_output_named_in_the_row_is_a_file_in_the_job_folder(tmp_path, src):
+    rows = [{"predict.src": str(src), "predict.out_pred": "custom.json"}]
+    p = plan(two_stage(), rows, tmp_path, out_overrides=True)
+    pred = next(j for j in p.jobs.values() if j.node == "predict")
+    evaluate = next(j for j in p.jobs.values() if j.node == "evaluate")
+    assert pred.outputs["out_pred"] == f"{pred.folder}/custom.json"
+    assert evaluate.inputs["pred"] == pred.outputs["out_pred"]
+    assert "out_pred" not in pred.params and "--out_pred=" + pred.outputs["out_pred"] in pred.command
+    plain = plan(two_stage(), [{"predict.src": str(src)}], tmp_path, out_overrides=True)
+    same = plan(two_stage(), [{"predict.src": str(src), "predict.out_pred": "./pred.json"}], tmp_path,
+                out_overrides=True)
+    assert pred.job_id not in plain.jobs            # a different file is a different job
+    assert set(plain.jobs) == set(same.jobs)        # the default's name, written out, is the same job
+
+
+@pytest.mark.parametrize("value, why", [("/abs/x.json", "is absolute"), ("../x.json", "escapes the job folder"),
+                                        ("done.json", "is a name trackdag writes itself"), (3, "relative path")])
+def test_an_output_named_in_the_row_must_stay_in_the_job_folder(tmp_path, src, value, why):
+    with pytest.raises(ParamsError) as info:
+        plan(two_stage(), [{"predict.src": str(src), "predict.out_pred": value}], tmp_path, out_overrides=True,
+             source="p.yaml")
+    message = str(info.value)
+    assert message.startswith("p.yaml: 'predict.out_pred': ") and why in message and "\n" not in message
+
+
+def test_trackdag_run_still_refuses_an_output_in_the_params(tmp_path, src):
+    with pytest.raises(ParamsError, match="is an output of predict; its path is fixed by out_paths"):
+        plan(two_stage(), [{"predict.src": str(src), "predict.out_pred": "x.json"}], tmp_path)
+
+
+def test_schedule_accepts_an_output_in_the_params(tmp_path):
+    node = ProcessNode(name="a", executable="touch", out_paths={"out": "a.txt"}, algo_params={"n": 1})
+    _, dry = schedule(params={"a.out": "named.txt"}, pipeline=Pipeline([node]), root_dpath=str(tmp_path / "r"))
+    (job,) = dry.plan.jobs.values()
+    assert job.outputs == {"out": f"{job.folder}/named.txt"}
