@@ -1,4 +1,4 @@
-"""The ``trackdag schedule`` and ``trackdag aggregate`` commands: KWDagger's command lines, unchanged.
+"""The ``trackdag schedule``, ``aggregate`` and ``import`` commands: KWDagger's command lines, and its trees.
 
 Options are spelled as KWDagger spells them, with ``_`` or ``-``
 (``--root_dpath`` / ``--root-dpath``), and take KWDagger's values
@@ -121,11 +121,44 @@ def aggregate_command(ctx: click.Context, **values: Any) -> None:
         click.echo(text)
 
 
+def import_command(ctx: click.Context, tree: str, pipeline: str, root: str | None, catalog: str | None) -> None:
+    """Index a KWDagger 0.4.1 result tree DIR in a trackdag catalog, reading DIR only (nothing is run).
+
+    Afterwards `trackdag report`, `sql`, `export` and `report --html` work on it
+    (with the same --root/--catalog). Importing again adds only what is new.
+    Exit codes: 0 imported, 1 some job folders could not be read (listed),
+    2 bad input (nothing imported).
+    """
+    from .importer import format_summary, import_tree
+
+    result = import_tree(tree, pipeline, root=root, catalog=catalog, argv=["trackdag", *sys.argv[1:]])
+    if result.warning:
+        click.echo(result.warning, err=True)
+    click.echo(format_summary(result))
+    ctx.exit(result.exit_code)
+
+
+def _import_options(func: Callable) -> Callable:
+    for deco in reversed([
+        click.argument("tree", metavar="DIR", type=click.Path(file_okay=False)),
+        click.option("--pipeline", required=True, metavar="REF",
+                     help="The ported pipeline: 'file.py::func()', 'pkg.mod.func()' or 'pipeline.yaml'."),
+        click.option("--root", type=click.Path(file_okay=False),
+                     help="Where the catalog goes (the --root of later reports) [default: DIR itself, where "
+                          "catalog.duckdb is then the only file written]."),
+        click.option("--catalog", type=click.Path(dir_okay=False),
+                     help="Catalog file [default: <root>/catalog.duckdb]."),
+    ]):
+        func = deco(func)
+    return func
+
+
 def register(group: click.Group) -> None:
-    """Add ``schedule`` and ``aggregate`` to the trackdag command."""
+    """Add ``schedule``, ``aggregate`` and ``import`` to the trackdag command."""
     group.command("schedule", context_settings={"show_default": False})(
         _schedule_options(click.pass_context(schedule_command)))
     group.command("aggregate")(_aggregate_options(click.pass_context(aggregate_command)))
+    group.command("import")(_import_options(click.pass_context(import_command)))
 
 
-__all__ = ["register", "schedule_command", "aggregate_command"]
+__all__ = ["register", "schedule_command", "aggregate_command", "import_command"]
