@@ -57,3 +57,37 @@ def test_the_four_node_demo_pipeline_runs(tmp_path):
     # C1 = its src1 (A2's input, forwarded) + param3 + B1's dst1 (A1's output + param2)
     assert outs == ["eggs+spamx-b", "eggs+spamy-b"]
     assert len(list((tmp_path / "out" / "node_A2").glob("*/out.txt"))) == 1
+
+
+def test_schedule_and_aggregate_cli_objects_take_kwdaggers_keywords(tmp_path, capsys):
+    # as kwdagger.demo.demodata.run_demo_schedule calls them: paths inside params, argv=False
+    from trackdag.compat.kwdagger import aggregate, schedule
+
+    files = [tmp_path / "file1.txt", tmp_path / "file2.txt"]
+    for path, text in zip(files, ("data1", "data2")):
+        path.write_text(text)
+    config = {"backend": "serial", "skip_existing": 1, "run": 1, "root_dpath": tmp_path / "out",
+              "params": {"pipeline": "trackdag.compat.kwdagger.demo.demodata.my_demo_pipeline()",
+                         "matrix": {"stage1_predict.param1": [123, 456], "stage1_evaluate.workers": 4,
+                                    "stage1_predict.src_fpath": files}}}
+    assert schedule.__cli__.main(argv=False, **config) is None
+    with duckdb.connect(str(tmp_path / "out" / "catalog.duckdb"), read_only=True) as con:
+        counts = dict(con.execute("SELECT node, count(*) FROM jobs WHERE status = 'done' GROUP BY node").fetchall())
+    assert counts == {"stage1_predict": 4, "stage1_evaluate": 4}
+    capsys.readouterr()
+    aggregate.__cli__.main(argv=False, pipeline="trackdag.compat.kwdagger.demo.demodata.my_demo_pipeline()",
+                           target=[tmp_path / "out"], eval_nodes=["stage1_evaluate"], io_workers=0,
+                           stdout_report={"top_k": 2, "concise": 1}, plot_params={"enabled": 0},
+                           output_dpath=tmp_path / "agg")
+    out = capsys.readouterr().out
+    assert "Top 2 / 4 for stage1_evaluate" in out
+    # a failing command stops the script with trackdag's exit code
+    bad = {**config, "params": {**config["params"], "matrix": {"stage1_predict.parm1": [1]}}}
+    try:
+        schedule.__cli__.main(argv=False, **bad)
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("a bad params key did not stop the script")
+    assert capsys.readouterr().err == ("Error: --params: node 'stage1_predict' declares no param 'parm1' "
+                                       "(did you mean 'param1'?)\n")

@@ -25,6 +25,7 @@ import os
 from typing import Any
 
 from ...errors import TrackdagError
+from .entry import KwdaggerCommand
 
 
 def _yaml(value: Any) -> Any:
@@ -105,4 +106,7 @@ def aggregate(*, targets: list[str], pipeline: Any = "auto", eval_nodes: Any = N
     return "\n\n".join(out)
 
 
-__all__ = ["aggregate", "node_list", "report_options"]
+#: KWDagger's ``kwdagger.aggregate.__cli__``: ``__cli__.main(argv=False, **options)`` (see :mod:`.entry`)
+__cli__ = KwdaggerCommand("aggregate")
+
+__all__ = ["__cli__", "aggregate", "node_list", "report_options"]

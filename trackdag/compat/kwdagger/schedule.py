@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import TrackdagError
+from .entry import KwdaggerCommand
 
 DEFAULT_ROOT = "./kwdagger_output"
 
@@ -110,4 +111,7 @@ def schedule(*, params: Any, pipeline: Any = None, root_dpath: str = DEFAULT_ROO
                             max_cpus=max_cpus, out_overrides=True, argv=argv, on_event=on_event, on_plan=on_plan)
 
 
-__all__ = ["schedule", "backend_of", "truthy", "DEFAULT_ROOT"]
+#: KWDagger's ``kwdagger.schedule.__cli__``: ``__cli__.main(argv=False, **options)`` (see :mod:`.entry`)
+__cli__ = KwdaggerCommand("schedule")
+
+__all__ = ["__cli__", "schedule", "backend_of", "truthy", "DEFAULT_ROOT"]
