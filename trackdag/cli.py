@@ -325,6 +325,30 @@ def explain(job: str, root: str | None, catalog: str | None) -> None:
     click.echo(f"{found['job']}: {found['action']}: {found['reason']}")
 
 
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--root", type=click.Path(file_okay=False),
+              help="Folder that holds the job folders and the catalog [default: as for `trackdag show`].")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog file [default: <root>/catalog.duckdb].")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(a: str, b: str, root: str | None, catalog: str | None, fmt: str) -> None:
+    """How jobs A and B differ: effective params, ancestor jobs, why their ids differ, metrics.
+
+    A and B are what `trackdag show` takes (a short id or prefix, full id,
+    folder name or folder) or param_hashids from `trackdag report`.
+    """
+    from .diff import diff_jobs, format_diff
+
+    found = diff_jobs(a, b, root, catalog=catalog)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(found.as_dict(), indent=2, default=str))
+    else:
+        click.echo(format_diff(found))
+
+
 # -- results: report, sql, export, schema ---------------------------------------------------
 @main.command()
 @_catalog_options
