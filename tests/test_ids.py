@@ -38,3 +38,30 @@ def test_nan_and_non_string_keys_are_rejected_with_a_message():
         digest({"x": float("nan")})
     with pytest.raises(TrackdagError, match="must be a string"):
         digest({1: "a"})
+
+
+def test_short_ids_are_the_leading_digits_of_the_whole_number():
+    # short_id / letter_id take the first digits without encoding the rest: the same digits, for any size
+    import random
+
+    from trackdag.ids import _ALPHABET26, _ALPHABET36, _encode, _leading
+
+    rng = random.Random(7)
+    numbers = [0, 1, 35, 36, 37, 36 ** 12 - 1, 36 ** 12, 26 ** 12, 2 ** 256 - 1]
+    numbers += [rng.getrandbits(rng.choice([256, 255, 128, 64, 61, 8])) for _ in range(5000)]
+    for alphabet in (_ALPHABET36, _ALPHABET26):
+        for number in numbers:
+            for length in (12, 5):
+                assert _leading(number, alphabet, length) == _encode(number, alphabet)[:length]
+
+
+def test_canonical_json_still_refuses_what_has_no_json_spelling():
+    import pytest
+
+    from trackdag.errors import TrackdagError
+    from trackdag.ids import canonical_json
+
+    for bad in ({"a": float("nan")}, [1, {"x": [float("inf")]}], {"a": {1: "b"}}, ({"k": (1, {2: 3})},)):
+        with pytest.raises(TrackdagError):
+            canonical_json(bad)
+    assert canonical_json({"a": (1, [True, None, 1.5])}) == '{"a":[1,[true,null,1.5]]}'

@@ -16,6 +16,8 @@ Example:
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import json
 import math
@@ -32,19 +34,28 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _check(obj: Any) -> Any:
     # NaN/inf have no JSON spelling; reject them with a readable message
-    # instead of letting json raise "Out of range float values".
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise TrackdagError(f"value {obj!r} cannot be part of an id: use a string such as 'nan'")
-    if isinstance(obj, dict):
+    # instead of letting json raise "Out of range float values".  Plain
+    # scalars (most of a payload) are passed over by their exact type.
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is dict or (kind is not list and kind is not tuple and isinstance(obj, dict)):
         for k, v in obj.items():
-            if not isinstance(k, str):
+            if type(k) is not str and not isinstance(k, str):
                 raise TrackdagError(f"mapping key {k!r} must be a string to be part of an id")
-            _check(v)
-    elif isinstance(obj, (list, tuple)):
+            if type(v) not in _PLAIN:
+                _check(v)
+    elif kind is list or kind is tuple or isinstance(obj, (list, tuple)):
         for v in obj:
-            _check(v)
+            if type(v) not in _PLAIN:
+                _check(v)
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        raise TrackdagError(f"value {obj!r} cannot be part of an id: use a string such as 'nan'")
     return obj
 
 
@@ -72,13 +83,38 @@ def _encode(number: int, alphabet: str) -> str:
     return "".join(reversed(out)) or alphabet[0]
 
 
+@functools.lru_cache(maxsize=None)
+def _powers(base: int) -> tuple[int, ...]:
+    """base**0, base**1, ... up to the first power above 2**256 (a SHA-256 digest)."""
+    out = [1]
+    while out[-1] <= 1 << 256:
+        out.append(out[-1] * base)
+    return tuple(out)
+
+
+def _leading(number: int, alphabet: str, length: int) -> str:
+    """The first ``length`` digits of ``number`` in base ``len(alphabet)`` (all of them when fewer).
+
+    The same as ``_encode(number, alphabet)[:length]``, without encoding the
+    other digits: one division by the right power of the base, then
+    ``length`` digits.
+    """
+    powers = _powers(len(alphabet))
+    if number >= powers[-1]:
+        return _encode(number, alphabet)[:length]
+    digits = bisect.bisect_right(powers, number)  # how many digits number has (0 for 0)
+    if digits > length:
+        number //= powers[digits - length]
+    return _encode(number, alphabet)
+
+
 def short_id(full: str, length: int = SHORT_LEN) -> str:
     """First ``length`` base-36 characters of a hex digest (for folder names).
 
     >>> short_id('0' * 63 + '1')
     '000000000001'
     """
-    text = _encode(int(full, 16), _ALPHABET36)
+    text = _leading(int(full, 16), _ALPHABET36, length)
     # Only digests with many leading zero bits are shorter than 12 chars;
     # pad on the left so the result is always `length` characters.
     return text[:length].rjust(length, "0")
@@ -90,5 +126,5 @@ def letter_id(obj: Any, length: int = SHORT_LEN) -> str:
     >>> letter_id({"a": 1}).isalpha()
     True
     """
-    text = _encode(int(digest(obj), 16), _ALPHABET26)
+    text = _leading(int(digest(obj), 16), _ALPHABET26, length)
     return text[:length].rjust(length, "a")

@@ -291,14 +291,18 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
 
     for info in infos:
         node_jobs = by_node_jobs.setdefault(info.name, {})
+        # the same for every row: computed once per node
+        upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
+            src for src, _ in info.param_fed.values()}
+        upstream -= {srcs[0][1] for p, srcs in info.fed.items() if p in info.gathers}
+        base_ports = set(info.input_defaults) | set(info.fed)
+        declared_inputs = set(pipeline.nodes[info.name].in_paths)
+        base_slurm = to_resources(merge(slurm_options, info.slurm))
         for state in states:
             given = dict(state.by_node.get(info.name, {}))
             enabled = _enabled(given.pop(ENABLED, True), f"{info.name}.{ENABLED}", source)
             row_slurm = given.pop(SLURM, None)
-            upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
-                src for src, _ in info.param_fed.values()}
-            gathered_from = {srcs[0][1] for p, srcs in info.fed.items() if p in info.gathers}
-            if not enabled or any(u in state.disabled for u in upstream - gathered_from):
+            if not enabled or any(u in state.disabled for u in upstream):
                 state.disabled.add(info.name)  # off in this row, and so is every node that depends on it
                 continue
             algo = dict(info.algo_defaults)
@@ -319,7 +323,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
             lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()}
-            for port in sorted(set(info.input_defaults) | set(info.fed) | (given.keys() & info.in_keys)):
+            for port in sorted(base_ports | (given.keys() & info.in_keys) if given else base_ports):
                 sources = info.fed.get(port)
                 if port in info.gathers:
                     members_of[port] = []  # chosen below, once the job's own values are known
@@ -363,7 +367,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 for member in members:
                     parents[member.job_id] = None
                 gather_ids[port] = {"spec": spec.to_dict(), "members": [m.job_id for m in members]}
-            for port in sorted(set(pipeline.nodes[info.name].in_paths) - set(inputs) - set(members_of)):
+            for port in sorted(declared_inputs.difference(inputs, members_of)):
                 if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
             payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
@@ -393,7 +397,9 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                              and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM}
                 words = command_words(args)
                 check_command(info.name, info.executable, words, source=source)
-                mapped, ignored = to_resources(merge(slurm_options, state.row.get(SLURM), info.slurm, row_slurm))
+                row_wide = state.row.get(SLURM)
+                mapped, ignored = (base_slurm if row_wide is None and row_slurm is None else
+                                   to_resources(merge(slurm_options, row_wide, info.slurm, row_slurm)))
                 ignored_slurm.update(dict.fromkeys(ignored))
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
                           requested, _join_command(info.executable, words), state.index,
