@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Mapping
 
 import pytest
@@ -15,7 +17,7 @@ from conftest import two_stage
 from trackdag import sweep
 from trackdag.compat.kwdagger.schedule import schedule
 from trackdag.config_params import groups
-from trackdag.errors import ParamsError
+from trackdag.errors import ParamsError, TrackdagError
 from trackdag.node import NO_DEFAULT, ProcessNode
 from trackdag.pipeline import Pipeline
 from trackdag.plan import plan
@@ -115,9 +117,46 @@ def test_tmux_caps_at_its_workers_and_run_keeps_the_request(tmp_path):
     assert [j.resources["num_cpus"] for j in prepared.plan.jobs.values()] == [4.0]   # trackdag run: as asked
 
 
-def test_cap_cpus_leaves_smaller_requests_and_the_plan_alone(tmp_path):
+def test_caps_leave_smaller_requests_and_the_plan_alone(tmp_path):
+    from trackdag.caps import cap_resources
+
     prepared = sweep.prepare({"big.x": 1}, pipeline=_cpu_pipeline(tmp_path), root=tmp_path / "r")
-    assert sweep.cap_cpus(prepared.plan, 8) is prepared.plan
+    assert cap_resources(prepared.plan, max_cpus=8, max_gpus=0) is prepared.plan
+
+
+def _gpu_pipeline(tmp_path):
+    prog = tmp_path / "infer.py"
+    prog.write_text("import sys, json, os\n"
+                    "out = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--out=')][0]\n"
+                    "json.dump({'cuda': os.environ.get('CUDA_VISIBLE_DEVICES')}, open(out, 'w'))\n")
+    node = ProcessNode(name="infer", executable=f"{sys.executable} {prog}", algo_params={"x": 1},
+                       out_paths={"out": "out.json"}, slurm_options={"gres": "gpu:1", "time": "00:15:00"})
+    return Pipeline([node])
+
+
+def test_serial_runs_a_slurm_gpu_job_without_a_gpu_as_kwdagger_did(tmp_path):
+    # KWDagger's serial backend ignores Slurm's gres; trackdag run refuses a GPU job on a machine
+    # without one, trackdag schedule --backend=serial caps the request at the GPUs there are (none here)
+    env = {"CUDA_VISIBLE_DEVICES": ""}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        _, dry = schedule(params={"infer.x": [1, 2]}, pipeline=_gpu_pipeline(tmp_path), root_dpath=str(tmp_path / "d"),
+                          backend="serial", run=0)
+        kind, result = schedule(params={"infer.x": [1, 2]}, pipeline=_gpu_pipeline(tmp_path),
+                                root_dpath=str(tmp_path / "r"), backend="serial", run=1)
+        with pytest.raises(TrackdagError, match="asks for num_gpus=1 but this machine has no GPU"):
+            sweep.run({"infer.x": 1}, pipeline=_gpu_pipeline(tmp_path), root=tmp_path / "plain", backend="local")
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    note = "num_gpus above the 0 GPU(s) this machine has: infer (1); those jobs get 0"
+    assert [n for n in dry.plan.notes if n.startswith("num_gpus")] == [
+        note + " (KWDagger's serial and tmux backends ignored Slurm's GPU requests too)"]
+    assert kind == "run" and result.exit_code == 0 and result.counts.done == 2
+    assert all("num_gpus" not in j.resources for j in result.plan.jobs.values())
+    assert [n for n in result.plan.notes if n.startswith("num_gpus")] == [n for n in dry.plan.notes
+                                                                        if n.startswith("num_gpus")]
 
 
 # --- an output's file named in the matrix ----------------------------------------------------------
@@ -157,3 +196,46 @@ def test_schedule_accepts_an_output_in_the_params(tmp_path):
     _, dry = schedule(params={"a.out": "named.txt"}, pipeline=Pipeline([node]), root_dpath=str(tmp_path / "r"))
     (job,) = dry.plan.jobs.values()
     assert job.outputs == {"out": f"{job.folder}/named.txt"}
+
+
+# --- a program using kwutil's real ProcessContext, as KWDagger's tutorials' programs do -------------
+
+def test_a_kwutil_process_context_record_is_read_by_the_ported_load_result(tmp_path):
+    # kwutil's ProcessContext needs psutil (KWDagger brought it; `trackdag[kwdagger]` does here)
+    prog = tmp_path / "evaluate.py"
+    prog.write_text(
+        "import argparse, json\n"
+        "from kwutil.process_context import ProcessContext\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--k', type=int); p.add_argument('--out')\n"
+        "args = p.parse_args()\n"
+        "proc = ProcessContext(name='toy_eval', config=vars(args)); proc.start()\n"
+        "result = {'acc': args.k / 10}\n"
+        "json.dump({'info': [proc.stop()], 'result': result}, open(args.out, 'w'))\n")
+
+    class ToyEval(ProcessNode):
+        name = "toy_eval"
+        executable = f"{sys.executable} {prog}"
+        algo_params = {"k": 1}
+        out_paths = {"out": "eval.json"}
+        primary_out_key = "out"
+
+        def load_result(self, node_dpath):
+            from trackdag.compat.kwdagger.aggregate_loader import new_process_context_parser
+            from trackdag.compat.kwdagger.utils import util_dotdict
+
+            data = json.loads((node_dpath / self.out_paths[self.primary_out_key]).read_text())
+            nest = new_process_context_parser(data["info"][-1])
+            nest["metrics"] = data["result"]
+            return util_dotdict.DotDict.from_nested(nest).insert_prefix(self.name, index=1)
+
+    result = sweep.run({"toy_eval.k": [3, 7]}, pipeline=Pipeline([ToyEval()]), root=tmp_path / "r", backend="local")
+    assert result.exit_code == 0 and result.counts.done == 2
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "r" / "catalog.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT key, value_num, value_text FROM results ORDER BY job_id, key").fetchall()
+    keys = {k for k, _, _ in rows}
+    assert {"metrics.toy_eval.acc", "resolved_params.toy_eval.k", "context.toy_eval.task"} <= keys
+    assert sorted(v for k, v, _ in rows if k == "metrics.toy_eval.acc") == [0.3, 0.7]
+    assert {t for k, _, t in rows if k == "context.toy_eval.task"} == {"toy_eval"}
+    assert any(k.startswith("machine.toy_eval.") for k in keys)

@@ -87,16 +87,16 @@ class RunResult:
 def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
             max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT,
             cwd: str | None = None, slurm_options: Any = None, params_pipeline_first: bool = False,
-            max_cpus: float | None = None, out_overrides: bool = False) -> Prepared:
+            max_cpus: float | None = None, max_gpus: float | None = None,
+            out_overrides: bool = False) -> Prepared:
     """Parse and validate params and pipeline, expand the grid and plan the jobs.
 
     ``--pipeline`` beats the params' ``pipeline:`` key, unless
     ``params_pipeline_first`` (KWDagger's rule, for ``trackdag schedule``).
     ``slurm_options``: the least specific layer of Slurm options (KWDagger's
-    ``--slurm_options``), under the params' own.  ``max_cpus``: no job asks
-    for more CPUs than this (KWDagger's serial and tmux backends run a job
-    whatever it asks for: ``trackdag schedule`` caps requests at its slots, so
-    a big job runs alone instead of being refused).  ``out_overrides``: rows
+    ``--slurm_options``), under the params' own.  ``max_cpus`` /
+    ``max_gpus``: no job asks for more CPUs / GPUs than this (see
+    :mod:`trackdag.caps`, for ``trackdag schedule``'s serial and tmux).  ``out_overrides``: rows
     may name outputs' files (KWDagger's rule, for ``trackdag schedule``; see
     :func:`trackdag.plan.plan`).
     """
@@ -112,27 +112,11 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
 
     the_plan = make_plan(pipe, rows, root, cwd=cwd, source=spec.source,
                          slurm_options=merge(slurm_options, spec.slurm_options), out_overrides=out_overrides)
-    return Prepared(spec, pipe, the_plan if max_cpus is None else cap_cpus(the_plan, max_cpus))
+    if max_cpus is not None or max_gpus is not None:
+        from .caps import cap_resources
 
-
-def cap_cpus(the_plan: Plan, max_cpus: float) -> Plan:
-    """The plan with every job's ``num_cpus`` at most ``max_cpus`` (a note names the nodes capped)."""
-    import dataclasses
-
-    capped: dict[str, float] = {}
-    jobs = {}
-    for job_id, job in the_plan.jobs.items():
-        cpus = float(job.resources.get("num_cpus", 1))
-        if cpus > max_cpus:
-            capped[job.node] = max(cpus, capped.get(job.node, 0.0))
-            job = dataclasses.replace(job, resources={**job.resources, "num_cpus": float(max_cpus)})
-        jobs[job_id] = job
-    if not capped:
-        return the_plan
-    asked = ", ".join(f"{node} ({cpus:g})" for node, cpus in capped.items())
-    note = (f"num_cpus above the {max_cpus:g} slot(s) of this backend: {asked}; "
-            "those jobs take every slot and run alone")
-    return dataclasses.replace(the_plan, jobs=jobs, notes=[*the_plan.notes, note])
+        the_plan = cap_resources(the_plan, max_cpus=max_cpus, max_gpus=max_gpus)
+    return Prepared(spec, pipe, the_plan)
 
 
 def disk_state(job: Job) -> str:
@@ -248,7 +232,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
         timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
         devices: Any = None, slurm_options: Any = None, params_pipeline_first: bool = False,
-        max_cpus: float | None = None, out_overrides: bool = False, argv: list[str] | None = None, cwd: str | None = None,
+        max_cpus: float | None = None, max_gpus: float | None = None, out_overrides: bool = False,
+        argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
         on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
     """Run the sweep end to end; see the module docstring.
@@ -272,7 +257,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit,
                        cwd=cwd, slurm_options=slurm_options, params_pipeline_first=params_pipeline_first,
-                       max_cpus=max_cpus, out_overrides=out_overrides)
+                       max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=out_overrides)
     the_plan = prepared.plan
     executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root,
                              ray_timeout=ray_timeout, devices=devices)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...errors import TrackdagError
+from ...errors import NoCatalogError, TrackdagError
 from .entry import KwdaggerCommand
 
 
@@ -86,8 +86,11 @@ def aggregate(*, targets: list[str], pipeline: Any = "auto", eval_nodes: Any = N
     for target in targets:
         path = catalog_path(target)
         if not os.path.isfile(path) and os.path.isdir(target):
-            raise TrackdagError(f"{target} has no trackdag catalog: for a tree KWDagger wrote, run "
-                                f"`trackdag import {target} --pipeline REF` first")
+            raise NoCatalogError(f"{target} has no trackdag catalog: for a tree KWDagger wrote, run "
+                                 f"`trackdag import {target} --pipeline REF` first")
+        if not os.path.exists(target):
+            raise NoCatalogError(f"target {target} does not exist: nothing was scheduled there yet "
+                                 "(`trackdag schedule --root_dpath=... --run=1` writes it)")
         if show:
             report = build_report(path, nodes=nodes, top_k=top_k, metrics=metrics, pipeline=ref)
             out.append(format_text(report))

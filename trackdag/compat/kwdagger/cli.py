@@ -70,9 +70,12 @@ def _schedule_options(func: Callable) -> Callable:
 def schedule_command(ctx: click.Context, **values: Any) -> None:
     """Run a KWDagger-style ``schedule`` command line on trackdag (see trackdag.compat.kwdagger.schedule)."""
     from ...cli import format_dry_run, format_summary
-    from .schedule import schedule
+    from .schedule import schedule, truthy
 
     _note_ignored(values, IGNORED_SCHEDULE)
+    if truthy(values["print_commands"]) and truthy(values["run"]):
+        click.echo("note: --print_commands with --run=1: each job's command is in its invoke.sh "
+                   "(`trackdag show JOB`); --run=0 --print_commands prints them all", err=True)
     cache = "0" if values.pop("no_cache") else values.get("cache")
     kind, result = schedule(params=values["params"], pipeline=values["pipeline"], root_dpath=values["root_dpath"],
                             backend=values["backend"], tmux_workers=values["tmux_workers"],
@@ -81,8 +84,6 @@ def schedule_command(ctx: click.Context, **values: Any) -> None:
                             slurm_options=values["slurm_options"], ray_address=values["ray_address"],
                             argv=["trackdag", *sys.argv[1:]])
     if kind == "dry":
-        from .schedule import truthy
-
         click.echo(format_dry_run(result, None if truthy(values["print_commands"]) else 10))
         return
     click.echo(format_summary(result))

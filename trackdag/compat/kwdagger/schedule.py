@@ -7,9 +7,11 @@ KWDagger option               here
                               in KWDagger
 ``--root_dpath``              ``--root`` (default ``./kwdagger_output``, KWDagger's)
 ``--backend=serial``          ``--backend local --workers 1``; a job asking for more CPUs (a Slurm
-                              ``cpus``) takes the one slot instead of being refused
-``--backend=tmux``            ``--backend local --workers <tmux_workers>`` (default 8), CPU
-                              requests capped at that
+                              ``cpus``) takes the one slot, one asking for more GPUs than the
+                              machine has gets those it has (none: it runs without), as KWDagger
+                              ran them, instead of being refused (:mod:`trackdag.caps`)
+``--backend=tmux``            ``--backend local --workers <tmux_workers>`` (default 8), requests
+                              capped the same way
 ``--backend=slurm``           refused, in one line: trackdag has no Slurm backend; start a Ray
                               cluster in the allocation and pass ``--backend=ray --ray_address``
 ``--backend=ray|local``       trackdag's own backends (``--ray_address`` for a cluster)
@@ -98,17 +100,22 @@ def schedule(*, params: Any, pipeline: Any = None, root_dpath: str = DEFAULT_ROO
     elif isinstance(devices, (list, tuple)):
         devices = [str(d) for d in devices]
     keep = truthy(skip_existing) or truthy(cache, default=True)
-    # KWDagger's serial and tmux backends run a job whatever it asks for: cap requests at the slots
-    max_cpus = float(workers) if workers is not None else None
+    # KWDagger's serial and tmux backends run a job whatever it asks for: cap requests at the slots and
+    # at the machine's GPUs (trackdag.caps)
+    max_cpus = max_gpus = None
+    if workers is not None:
+        from ...execute.local import detect_devices
+
+        max_cpus, max_gpus = float(workers), float(len(devices if devices is not None else detect_devices()))
     if not truthy(run):
         prepared = sweep.prepare(params, pipeline=pipeline, root=root_dpath, max_configs=max_configs,
                                  slurm_options=slurm_options, params_pipeline_first=True, max_cpus=max_cpus,
-                                 out_overrides=True)
+                                 max_gpus=max_gpus, out_overrides=True)
         return "dry", sweep.dry_run(prepared, skip_existing=keep)
     return "run", sweep.run(params, pipeline=pipeline, root=root_dpath, backend=kind, workers=workers,
                             ray_address=ray_address, max_configs=max_configs, skip_existing=keep,
                             devices=devices, slurm_options=slurm_options, params_pipeline_first=True,
-                            max_cpus=max_cpus, out_overrides=True, argv=argv, on_event=on_event, on_plan=on_plan)
+                            max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=True, argv=argv, on_event=on_event, on_plan=on_plan)
 
 
 #: KWDagger's ``kwdagger.schedule.__cli__``: ``__cli__.main(argv=False, **options)`` (see :mod:`.entry`)
