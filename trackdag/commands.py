@@ -106,6 +106,12 @@ def check_command(node: str, executable: str, words: list[tuple[str, list[str]]]
     ...
     trackdag.errors.ParamsError: params: 'a.x': the argument --x=... is 200,004 bytes, more than the 126,976 bytes one command-line argument may have (Linux refuses 131,072); pass a value this big in a file
     """
+    flat = [w for _, ws in words for w in ws]
+    if "\x00" not in executable and not any("\x00" in w for w in flat):
+        # the common case: every byte count is at most 4 per character, so a command this short fits
+        chars = len(executable) + 1 + sum(map(len, flat)) + len(flat)
+        if 4 * chars <= min(MAX_ARG_BYTES, MAX_COMMAND_BYTES):
+            return
     total, largest, largest_key = _utf8_len(executable) + 1, 0, ""
     for key, ws in words:
         for word in ws:

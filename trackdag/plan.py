@@ -298,6 +298,10 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
         base_ports = set(info.input_defaults) | set(info.fed)
         declared_inputs = set(pipeline.nodes[info.name].in_paths)
         base_slurm = to_resources(merge(slurm_options, info.slurm))
+        node_dir = os.path.join(root, info.name, "")
+        # each output's path below the job folder, normalized once (None: the folder itself)
+        out_rel = {k: None if rel in (".", "./") or os.path.normpath(rel) == "." else os.path.normpath(rel)
+                   for k, rel in info.out_paths.items()}
         for state in states:
             given = dict(state.by_node.get(info.name, {}))
             enabled = _enabled(given.pop(ENABLED, True), f"{info.name}.{ENABLED}", source)
@@ -383,9 +387,11 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 owner = short_owner.setdefault((info.name, short), job_id)
                 if owner != job_id:
                     raise PlanError(f"short id collision in node {info.name!r}: {short} is the prefix of {owner} and {job_id}")
-                folder = os.path.join(root, info.name, f"{info.name}_id_{short}")
-                outputs = {k: (folder if rel in (".", "./") else os.path.normpath(os.path.join(folder, rel)))
-                           for k, rel in {**info.out_paths, **out_given}.items()}
+                folder = f"{node_dir}{info.name}_id_{short}"
+                outputs = {k: folder if rel is None else f"{folder}/{rel}" for k, rel in out_rel.items()} \
+                    if not out_given else {k: (folder if rel in (".", "./") else
+                                               os.path.normpath(os.path.join(folder, rel)))
+                                           for k, rel in {**info.out_paths, **out_given}.items()}
                 gathered = {}
                 for port, members in members_of.items():
                     src_port = info.fed[port][0][2]
