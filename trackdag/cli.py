@@ -71,6 +71,11 @@ def _catalog_options(func: Any) -> Any:
 @click.option("--retry", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run a failed job again up to N times (every attempt is recorded).")
 @click.option("--max-configs", type=click.IntRange(min=1), help="Use only the first N rows of the grid.")
+@click.option("--limit", metavar="N", help="Run at most N rows not complete yet this time (run again for more).")
+@click.option("--order", metavar="matrix|random|spread",
+              help="Which rows --limit takes first: grid order, seeded random, or every value of every axis "
+                   "as early as possible [default: matrix].")
+@click.option("--seed", metavar="N", help="With --order random: the permutation's seed [default: 0].")
 @click.option("--grid-limit", type=click.IntRange(min=0), default=1_000_000, show_default=True, metavar="N",
               help="Refuse a grid of more than N rows, counted before any row is made; 0 = no limit.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -91,8 +96,8 @@ def _catalog_options(func: Any) -> Any:
 @click.option("--all-commands", is_flag=True, help="With --dry-run: print every command.")
 @click.option("--explain", is_flag=True, help="With --dry-run: say for every job why it would run or be skipped.")
 def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
-        ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None, grid_limit: int,
-        timeout: float | None, log_limit: int | None, hash_outputs: bool, skip_existing: bool, fail_fast: bool,
+        ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None,
+        limit: str | None, order: str | None, seed: str | None, grid_limit: int, timeout: float | None, log_limit: int | None, hash_outputs: bool, skip_existing: bool, fail_fast: bool,
         env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool, explain: bool) -> None:
     """Expand the grid, plan the jobs and run the ones not done yet.
 
@@ -100,12 +105,14 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
     done, 1 some job failed, 2 bad input (nothing ran), 130 interrupted.
     """
     from . import sweep
+    from .order import check_fill
     from .progress import Progress
 
+    fill = dict(zip(("limit", "order", "seed"), check_fill(limit, order, seed)))
     if dry_run:
         report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs,
                                              grid_limit=grid_limit),
-                               skip_existing=skip_existing, catalog=catalog)
+                               skip_existing=skip_existing, catalog=catalog, **fill)
         click.echo(format_explain(report, None if all_commands else show_commands) if explain
                    else format_dry_run(report, None if all_commands else show_commands))
         if report.problem:
@@ -132,7 +139,7 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
                            workers=workers, ray_address=ray_address, ray_timeout=ray_timeout, retry=retry,
                            max_configs=max_configs, grid_limit=grid_limit, timeout=timeout, log_limit=log_limit,
                            hash_outputs=hash_outputs,
-                           skip_existing=skip_existing, fail_fast=fail_fast, env=_parse_env(env_items),
+                           skip_existing=skip_existing, fail_fast=fail_fast, env=_parse_env(env_items), **fill,
                            argv=["trackdag", *sys.argv[1:]],
                            on_plan=on_plan, on_event=on_event, on_tick=on_tick)
     except KeyboardInterrupt:
@@ -212,6 +219,7 @@ def format_dry_run(report: Any, limit: int | None) -> str:
     plan = report.plan
     lines = [
         f"rows: {len(plan.rows)}",
+        *(report.fill.taken_lines(plan.rows, limit) if report.fill else []),
         f"jobs: {len(plan.jobs)} ({_per_node(plan, plan.jobs)})",
         f"would run: {len(report.would_run)}" + (f" ({_per_node(plan, report.would_run)})" if report.would_run else ""),
         f"already done (skipped): {len(report.already_done)}",
@@ -251,12 +259,15 @@ def format_explain(report: Any, limit: int | None) -> str:
 
 def format_summary(result: Any) -> str:
     """The few lines printed at the end of ``trackdag run``."""
-    c = result.counts
+    c, fill = result.counts, result.fill
+    rows = f"{len(result.plan.rows)} rows"
+    rows = f"{fill.rows} of {rows} ({fill.describe()})" if fill else rows
     lines = [
-        f"run {result.run_id}: {len(result.plan.jobs)} jobs from {len(result.plan.rows)} rows",
+        f"run {result.run_id}: {len(result.plan.jobs)} jobs from {rows}",
         f"  done: {c.done}  already done: {c.cached}  failed: {c.failed}  skipped: {c.skipped}"
         + (f"  cancelled: {c.cancelled}" if c.cancelled else "")
         + (f"  not started: {c.not_started}" if c.not_started else ""),
+        *([f"  {fill.filled_line()}"] if fill else []),
         f"  time: {result.elapsed:.1f}s  root: {result.plan.root}",
         f"  catalog: {result.catalog}",
     ]

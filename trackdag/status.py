@@ -57,6 +57,8 @@ class Status:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     running: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    #: rows of the run's sweep whose every job is done (``runs.n_rows`` is the sweep's size)
+    filled: int | None = None
 
 
 def status(root: str = "trackdag_output", *, catalog: str | None = None, run_id: str | None = None) -> Status:
@@ -93,9 +95,23 @@ def _status(path: str, run_id: str | None) -> Status:
                                                f"({jobs}) GROUP BY node ORDER BY min(rowid), node",
                                           [run["run_id"]])]
         counts = {n: counts[n] for n in order if n in counts}
+        filled = filled_rows(con, run["run_id"])
     finally:
         con.close()
-    return Status(run, active_run(run["root"]) if run.get("root") else None, counts, running, failed)
+    return Status(run, active_run(run["root"]) if run.get("root") else None, counts, running, failed, filled)
+
+
+def filled_rows(con: Any, run_id: str) -> int:
+    """How many rows of a run are complete now: every job the row asks for is done.
+
+    A run with ``--limit`` takes the complete rows of its sweep again (as
+    already done) with the rows it fills, so this counts the whole sweep's
+    filled rows, live during the run; the sweep's size is ``runs.n_rows``.
+    """
+    return con.execute("""
+        SELECT count(*) FROM (SELECT rj.row_index FROM run_jobs rj LEFT JOIN jobs j USING (job_id)
+                              WHERE rj.run_id = ? GROUP BY rj.row_index
+                              HAVING bool_and(coalesce(j.status = 'done', false)))""", [run_id]).fetchone()[0]
 
 
 def format_status(st: Status) -> str:
@@ -106,6 +122,9 @@ def format_status(st: Status) -> str:
     lines = [f"run {run.get('run_id')}: {state}, {run.get('backend')} backend, pid {run.get('pid')} "
              f"on {run.get('host')}, started {run.get('started'):%Y-%m-%d %H:%M:%S}"
              + (f", ended {run['ended']:%H:%M:%S}" if run.get("ended") else "")]
+    if st.filled is not None and run.get("n_rows"):
+        left = run["n_rows"] - st.filled
+        lines.append(f"filled: {st.filled} of {run['n_rows']} configurations" + (f"; {left} left" if left > 0 else ""))
     used = [s for s in STATES if any(s in c for c in st.counts.values())]
     width = max([len("node")] + [len(n) for n in st.counts])
     lines.append("  " + "node".ljust(width) + "".join(f"{s:>10}" for s in used) + f"{'total':>10}")

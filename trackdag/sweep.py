@@ -5,7 +5,8 @@
 :func:`run` registers the run and its jobs in the catalog, writes the job
 folders of the jobs that need to run, executes them and records every outcome.
 Re-running the same command is a resume: jobs whose done record matches
-their id are not run again.
+their id are not run again.  ``limit`` / ``order`` / ``seed`` (``run --limit
+N --order spread``) take only N rows not yet complete (see :mod:`trackdag.order`).
 
 Example:
     >>> import tempfile, pathlib
@@ -36,6 +37,7 @@ from .errors import ExecutionError, ParamsError, PlanError
 from .paths import PathError, check_dir, check_file, make_dir
 from .layout import is_done, read_config_id, read_done, write_job_folder
 from .matrix import DEFAULT_GRID_LIMIT, ParamsSpec, expand, load_params
+from .order import Fill, check_fill, filled_rows, plan_fill
 from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
 
@@ -58,6 +60,8 @@ class DryRun:
     already_done: list[str]
     #: why the real run would fail before running anything (an unwritable root), or None
     problem: str | None = None
+    #: what ``--limit`` / ``--order`` would take, or None
+    fill: Fill | None = None
 
     @property
     def plan(self) -> Plan:
@@ -75,6 +79,8 @@ class RunResult:
     elapsed: float = 0.0
     #: set when a reader held the catalog at the end: who; the job folders keep what it lacks
     catalog_held: str | None = None
+    #: with ``limit`` / ``order``: what the run took of the sweep and how much is filled
+    fill: Fill | None = None
 
     @property
     def exit_code(self) -> int:
@@ -147,18 +153,31 @@ def check_targets(root: str, catalog: "str | os.PathLike | None") -> str:
     return path
 
 
-def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | os.PathLike | None" = None) -> DryRun:
-    """What a run would do; reads done records but writes nothing (not even the root)."""
-    would_run, done = [], []
+def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | os.PathLike | None" = None,
+            limit: int | None = None, order: str | None = None, seed: int | None = None) -> DryRun:
+    """What a run would do; reads done records but writes nothing (not even the root).
+
+    With ``limit`` / ``order`` the plan is the one the run would take (see
+    :func:`trackdag.order.plan_fill`), and ``fill`` says which rows.
+    """
+    limit, order, seed = check_fill(limit, order, seed)
+    status = {}
     for job in prepared.plan.jobs.values():
         state = disk_state(job)
-        (done if (skip_existing and state == "done" and not job.redo) else would_run).append(job.job_id)
+        status[job.job_id] = "done" if (skip_existing and state == "done" and not job.redo) else "planned"
+    fill = None
+    if limit is not None or order is not None:
+        restricted, fill = plan_fill(prepared.plan, status, limit, order, seed)
+        prepared = Prepared(prepared.spec, prepared.pipeline, restricted)
+    would_run, done = [], []
+    for job_id in prepared.plan.jobs:
+        (done if status[job_id] == "done" else would_run).append(job_id)
     try:
         check_targets(prepared.plan.root, catalog)
         problem = None
     except PathError as exc:
         problem = str(exc)
-    return DryRun(prepared, would_run, done, problem)
+    return DryRun(prepared, would_run, done, problem, fill)
 
 
 def _git_sha(cwd: str) -> str | None:
@@ -229,6 +248,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         catalog: "str | os.PathLike | None" = None, backend: str = "ray", workers: int | None = None,
         ray_address: str | None = None, ray_timeout: float | None = None,
         max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT, skip_existing: bool = True,
+        limit: int | None = None, order: str | None = None, seed: int | None = None,
         fail_fast: bool = False, retry: int = 0, env: "dict[str, str] | None" = None,
         timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
         devices: Any = None, slurm_options: Any = None, params_pipeline_first: bool = False,
@@ -246,6 +266,12 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     Ray worker's (for a private Ray, the same; on a cluster, the node's).
     ``on_plan(plan, n_to_run)`` is called
     once the work is known (the CLI starts its progress display there).
+    ``limit``: take at most this many rows not yet complete (a row is
+    complete when all its jobs are done), chosen by ``order`` (``matrix``,
+    ``random`` with ``seed``, default 0, or ``spread``); complete rows stay
+    in the run as already done, so the run's rows say how much of the sweep
+    is filled (``RunResult.fill``).  ``order`` without ``limit`` runs every
+    row in that order.
     """
     from .catalog import Catalog
     from .execute.scheduler import JobOptions, Recorder, execute
@@ -254,6 +280,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     from .reindex import recover
 
     t0 = time.time()
+    limit, order, seed = check_fill(limit, order, seed)
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit,
                        cwd=cwd, slurm_options=slurm_options, params_pipeline_first=params_pipeline_first,
@@ -274,6 +301,10 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         if not skip_existing:
             status = dict.fromkeys(status, "planned")
         status.update({j: "planned" for j, job in the_plan.jobs.items() if job.redo})  # <node>.__enabled__: redo
+        fill = None
+        if limit is not None or order is not None:
+            the_plan, fill = plan_fill(the_plan, status, limit, order, seed)
+            on_event = _DoneIds(the_plan, status, on_event)
         to_run = [j for j in the_plan.jobs if status[j] != "done"]
         final = "failed"
         result = None
@@ -305,7 +336,9 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             if to_run:  # an executor only when there is work: a private Ray costs seconds
                 executor.check(resource_requests(the_plan, to_run))
                 executor.start()  # an unreachable cluster fails here, before the run is recorded
-            write_run(the_plan.root, run_row)  # the record first, then its index
+            fill_record = {} if fill is None else {"row_limit": fill.limit, "row_order": fill.order,
+                                                   "row_seed": fill.seed, "rows_taken": list(fill.taken)}
+            write_run(the_plan.root, {**run_row, **fill_record})  # the record first, then its index
             write_run_rows(the_plan.root, run_id, the_plan.row_jobs)
             cat.begin_run(run_row)
             begun = True
@@ -336,8 +369,26 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         # The jobs ran and their folders hold every outcome; the catalog could not be written.
         raise type(recorder.error)(f"{recorder.error} (the run went on: {result.counts.done} jobs done, "
                                    f"{result.counts.failed} failed)")
+    if fill is not None:
+        import dataclasses
+
+        fill = dataclasses.replace(fill, filled=filled_rows(the_plan, on_event.done))
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
-                     time.time() - t0, catalog_held=recorder.holder)
+                     time.time() - t0, catalog_held=recorder.holder, fill=fill)
+
+
+class _DoneIds:
+    """Passes the run's events on and keeps the ids of the jobs done (for ``RunResult.fill``)."""
+
+    def __init__(self, plan: Plan, status: dict[str, str], then: Callable[..., None] | None) -> None:
+        self.done = {j for j in plan.jobs if status.get(j) == "done"}
+        self.then = then
+
+    def __call__(self, kind: str, job: Job, outcome: Any) -> None:
+        if kind == "done":
+            self.done.add(job.job_id)
+        if self.then is not None:
+            self.then(kind, job, outcome)
 
 
 def resource_requests(plan: Plan, job_ids: Any) -> dict[str, Any]:
