@@ -147,3 +147,35 @@ def test_a_failure_says_its_exit_code_once():
                                       "exit_code": 0, "attempt": 1, "log": "/l", "stderr_tail": ""}])
     html = failed_section(status)
     assert html.count("exit code 1") == 1 and "missing; exit code 0" in html
+
+
+def test_the_runs_section_lists_each_run_with_what_it_executed(demo_root, demo_page):
+    import duckdb
+
+    con = duckdb.connect(str(demo_root / "catalog.duckdb"), read_only=True)
+    try:
+        (run_id,) = [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()]
+    finally:
+        con.close()
+    section = re.search(r'<section id="runs">.*?</section>', demo_page, re.S)[0]
+    assert "<h2>Runs (1)</h2>" in section and '<a href="#runs">runs</a>' in demo_page
+    heads = re.findall(r"<th>(.*?)</th>", section)
+    assert heads == ["run", "started", "duration", "state", "backend", "git", "planned", "executed", "already done",
+                     "failed", "executed by node", "params source"]
+    (row,) = re.findall(r"<tr class=\"current\" data-run=\"(?:[^\"]+)\">(.*?)</tr>", section, re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[0] == f"{run_id} (this report)" and cells[3:5] == ["done", "local"]
+    assert re.fullmatch(r"\d+\.\ds", cells[2])
+    assert cells[6:11] == ["16", "16", "0", "0", "stage1_predict 8, stage1_evaluate 8"]
+    assert "<summary>a Python call (see the parameters)</summary>" in cells[11]
+    assert "stage1_predict.param1: [123, 456, 32, 33]" in cells[11]
+    # the earlier-runs table of the run summary gave way to this section
+    assert "other runs" not in demo_page
+
+
+def test_the_runs_section_escapes_the_parameters(xss_root):
+    root, folder = xss_root
+    text, _n, _notes = build_html_report(root, pipeline=label_pipeline(folder))
+    section = re.search(r'<section id="runs">.*?</section>', text, re.S)[0]
+    assert XSS not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert re.findall(r"<td[^>]*>(.*?)</td>", section, re.S)[6:10] == ["6", "6", "0", "2"]

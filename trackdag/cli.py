@@ -372,12 +372,15 @@ def diff(a: str, b: str, root: str | None, catalog: str | None, fmt: str) -> Non
 @click.option("--average-over", metavar="KEY",
               help="Average metrics over this parameter (e.g. a dataset); shows how many values each covers.")
 @click.option("--pipeline", metavar="REF", help="Pipeline for metric objectives [default: the latest run's].")
+@click.option("--run", "run_id", metavar="RUN_ID",
+              help="The report as of this run (an id or a unique prefix): the jobs it planned, each with its "
+                   "state and result at its end.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write a self-contained HTML page (tables, charts, run summary, failures) to FILE "
+              help="Write a self-contained HTML page (tables, charts, run summary, runs, failures) to FILE "
                    "instead of printing; prints its path.")
 def report(root: str, catalog: str | None, nodes: tuple[str, ...], top_k: int, metrics: tuple[str, ...],
-           where: str | None, average_over: str | None, pipeline: str | None, fmt: str,
+           where: str | None, average_over: str | None, pipeline: str | None, run_id: str | None, fmt: str,
            html_path: str | None) -> None:
     """Rank each node's results: Varied Basis, Constant Params, LUT and Top k (best first)."""
     from .api import catalog_path
@@ -387,12 +390,13 @@ def report(root: str, catalog: str | None, nodes: tuple[str, ...], top_k: int, m
         from .html_report import write_html_report
 
         written = write_html_report(html_path, catalog_path(root, catalog), nodes=nodes, top_k=top_k,
-                                    metrics=metrics, where=where, average_over=average_over, pipeline=pipeline)
+                                    metrics=metrics, where=where, average_over=average_over, pipeline=pipeline,
+                                    run=run_id)
         click.echo(f"{written.n_charts} charts, {written.size / 1e6:.1f} MB", err=True)
         click.echo(written.path)
         return
     result = build_report(catalog_path(root, catalog), nodes=nodes, top_k=top_k, metrics=metrics, where=where,
-                          average_over=average_over, pipeline=pipeline)
+                          average_over=average_over, pipeline=pipeline, run=run_id)
     click.echo(format_json(result) if fmt == "json" else format_text(result))
 
 

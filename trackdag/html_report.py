@@ -8,8 +8,15 @@ One file that works offline, in any browser, with nothing else beside it:
   ``Varied Basis``, ``Constant Params`` and ``Varied Parameter LUT``;
 - the charts of :mod:`trackdag.charts`, drawn by Vega through vega-embed;
 - the run summary (the latest run, counts per node and state, as
-  ``trackdag status`` computes them; earlier runs in a table) and the failed
-  jobs of that run with their stderr tail.
+  ``trackdag status`` computes them) and the failed jobs of that run with
+  their stderr tail;
+- the ``Runs`` section (:mod:`trackdag.html_runs`): every run, newest first,
+  with what it executed.
+
+With ``run=`` (``report --html FILE --run RUN``) the whole page is as of
+that run (:mod:`trackdag.run_scope`): the leaderboard, blocks and charts of
+the jobs it planned with their state and result at its end, its summary,
+counts and failed jobs as of its end, and its timeline.
 
 **Embedding.** Vega, Vega-Lite and vega-embed are inlined once, as the
 bundle vl-convert ships (``vl_convert.javascript_bundle``, the one Altair's
@@ -49,8 +56,8 @@ from .report import NodeReport, Report, format_column, format_value
 
 #: failed jobs listed with their stderr tail (the rest are counted)
 MAX_FAILED = 50
-#: earlier runs listed in the run summary
-MAX_RUNS = 10
+#: runs listed in the Runs section (the newest; the section says how many there are)
+MAX_RUNS = 100
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:")
 EMBED_OPTIONS = {"mode": "vega-lite", "renderer": "svg", "actions": {"export": True, "source": False, "compiled": False,
@@ -277,8 +284,8 @@ def _ts(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def run_section(status: Any, runs: list[dict[str, Any]]) -> str:
-    """The latest run (``trackdag status``'s figures) and the runs before it."""
+def run_section(status: Any, as_of: bool = False) -> str:
+    """The reported run (``trackdag status``'s figures; with ``as_of``, its jobs' states at its end)."""
     if status is None or status.run is None:
         return '<section id="run"><h2>Run</h2><p class="empty">The catalog has no run.</p></section>'
     run = status.run
@@ -302,18 +309,11 @@ def run_section(status: Any, runs: list[dict[str, Any]]) -> str:
                                                                                 else "")) for s in states)
         + f"{cell(sum(c.values()), cls='num')}</tr>" for node, c in status.counts.items())
     parts = ['<section id="run"><h2>Run summary</h2>', f'<dl class="facts">{dl}</dl>',
-             f'<table class="block counts"><caption>jobs of this run, by node and state</caption>'
+             f'<table class="block counts"><caption>jobs of this run, by node and state'
+             f'{" as of its end" if as_of else ""}</caption>'
              f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
     if run.get("params_text"):
         parts.append(f"<details><summary>parameters of this run</summary><pre>{e(run['params_text'])}</pre></details>")
-    earlier = [r for r in runs if r["run_id"] != run.get("run_id")]
-    if earlier:
-        cols = ["run_id", "status", "backend", "started", "ended", "n_jobs", "n_done", "n_cached", "n_failed",
-                "n_skipped"]
-        rows = "".join("<tr>" + "".join(cell(_ts(r.get(c)) if c in ("started", "ended") else r.get(c))
-                                        for c in cols) + "</tr>" for r in earlier)
-        parts.append(f'<table class="block"><caption>other runs (the latest {len(earlier)})</caption><thead><tr>'
-                     + "".join(f"<th>{c}</th>" for c in cols) + f"</tr></thead><tbody>{rows}</tbody></table>")
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -355,6 +355,9 @@ th,td{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.id{font-family:ui-monospace,monospace}
 td.bad{color:#c00;font-weight:600}
+table.runs tr.current td{background:#fff8dc}
+table.runs details pre{max-height:12em;margin:.2em 0}
+p.scope{background:#fff8dc;padding:.4em .6em;border-left:3px solid #d4a017}
 table.sortable thead th{cursor:pointer;user-select:none;background:#f6f6f6;white-space:nowrap}
 table.sortable thead th:hover{background:#eaeaea}
 table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2"}
@@ -448,8 +451,13 @@ def page(title: str, body: str, specs: list[dict[str, Any]], bundle: str) -> str
 
 
 def render_html(report: Report, charts: ChartSet, status: Any = None, runs: Sequence[dict[str, Any]] = (),
-                *, generated: datetime | None = None, bundle: str | None = None) -> str:
-    """The page for a computed report, chart set and run summary (see the module docstring)."""
+                *, total_runs: int | None = None, generated: datetime | None = None, bundle: str | None = None) -> str:
+    """The page for a computed report, chart set, run summary and runs (see the module docstring).
+
+    ``runs``: :func:`trackdag.run_scope.list_runs` rows; ``total_runs``: how many the catalog has.
+    """
+    from .html_runs import runs_section
+
     generated = generated or datetime.now(timezone.utc)
     items = list(charts.charts)
     specs = [item.to_dict() for item in items]
@@ -459,15 +467,22 @@ def render_html(report: Report, charts: ChartSet, status: Any = None, runs: Sequ
         by_section.setdefault(item.section, []).append((i, item))
     reported = [n.node for n in report.nodes]
     nav = ['<a href="#run">run</a>'] + [f'<a href="#node-{i}">{e(n)}</a>' for i, n in enumerate(reported)]
-    nav += ['<a href="#timeline">timeline</a>', '<a href="#failed">failed jobs</a>']
+    nav += ['<a href="#timeline">timeline</a>', '<a href="#failed">failed jobs</a>', '<a href="#runs">runs</a>']
     notes = list(dict.fromkeys([*report.notes, *charts.notes]))
     head = ["<header><h1>trackdag report</h1>",
             f"<p>catalog <code>{e(report.catalog)}</code>"
             + (f"; pipeline <code>{e(report.pipeline)}</code>" if report.pipeline else "")
             + f"; generated {e(_ts(generated))}</p>",
             f"<nav>{''.join(nav)}</nav></header>"]
+    if report.run:
+        from .run_scope import run_counts_line
+
+        head.append(f'<p class="scope">As of run <code>{e(report.run["run_id"])}</code>: the jobs it planned, '
+                    "each with its state and result at the end of that run. "
+                    f"{e(run_counts_line(report.run))}.</p>")
     head += [f'<p class="note">Note: {e(n)}</p>' for n in notes]
-    body = head + [run_section(status, list(runs))]
+    selected = status.run.get("run_id") if status is not None and status.run else None
+    body = head + [run_section(status, as_of=report.run is not None)]
     if not report.nodes:
         body.append('<p class="empty">Nothing to report: no job has recorded metrics yet.</p>')
     for i, node in enumerate(report.nodes):
@@ -479,6 +494,7 @@ def render_html(report: Report, charts: ChartSet, status: Any = None, runs: Sequ
                 + (charts_html(by_section.get("run", [])) or '<p class="empty">No attempt recorded.</p>')
                 + "</section>")
     body.append(failed_section(status))
+    body.append(runs_section(list(runs), selected, total_runs))  # last: it grows with every run
     if bundle is None and specs:
         bundle = vega_bundle()
     return page(f"trackdag report: {os.path.basename(os.path.dirname(report.catalog)) or report.catalog}",
@@ -494,26 +510,40 @@ def chart_page(item: ChartItem, spec: dict[str, Any] | None = None) -> str:
 # -- from a catalog ------------------------------------------------------------------------------------
 def build_html_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top_k: int = 10,
                       metrics: Sequence[str] = (), where: str | None = None, average_over: str | None = None,
-                      pipeline: Any = None, limits: Limits = LIMITS, timeout: float | None = None) -> tuple[str, int, list[str]]:
-    """(page, number of charts, notes) for a catalog or root folder; options as ``trackdag report``'s."""
+                      pipeline: Any = None, run: str | None = None, limits: Limits = LIMITS,
+                      timeout: float | None = None) -> tuple[str, int, list[str]]:
+    """(page, number of charts, notes) for a catalog or root folder; options as ``trackdag report``'s.
+
+    ``run``: the page as of that run (an id or a unique prefix; see :func:`trackdag.report.build_report`).
+    """
     from .api import open_catalog
     from .charts import charts_for, latest_run
-    from .report import build_report
+    from .report import build_report, pipeline_of
+    from .run_scope import list_runs, scope_to_run, scoped_counts, scoped_failures
     from .status import status as run_status
 
+    scoped = None
     report = build_report(catalog, nodes=nodes, top_k=top_k, metrics=metrics, where=where,
-                          average_over=average_over, pipeline=pipeline, timeout=timeout)
+                          average_over=average_over, pipeline=pipeline, run=run, timeout=timeout)
     with open_catalog(catalog, timeout=timeout) as cat:
-        run_id = latest_run(cat.connection)
+        con = cat.connection
+        run_id = report.run["run_id"] if report.run else latest_run(con)
+        if report.run:
+            scope_to_run(con, run_id)
+            scoped = (scoped_counts(con), scoped_failures(con))
+            if pipeline is None:  # the charts' objectives from that run's pipeline too
+                pipeline = pipeline_of(con, cat.path, None, run_id)[0]
         charts = charts_for(cat, nodes=[n.node for n in report.nodes], metrics=metrics, where=where,
                             pipeline=pipeline, run_id=run_id, limits=limits)
-        cur = cat.connection.execute(f"SELECT * FROM runs ORDER BY started DESC LIMIT {MAX_RUNS + 1}")
-        names = [d[0] for d in cur.description]
-        runs = [dict(zip(names, row)) for row in cur.fetchall()]
+        runs = list_runs(con, MAX_RUNS)
+        total_runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
     status = run_status(catalog=report.catalog, run_id=run_id) if run_id is not None else None
+    if status is not None and scoped is not None:
+        status.counts, status.failed = scoped
     if average_over:
         charts.notes.append(f"charts show single jobs; the leaderboard averages over {average_over}")
-    return render_html(report, charts, status, runs), len(charts.charts), charts.notes
+    return (render_html(report, charts, status, runs, total_runs=total_runs), len(charts.charts),
+            charts.notes)
 
 
 def write_html_report(path: "str | os.PathLike", catalog: "str | os.PathLike", **options: Any) -> HtmlReport:

@@ -21,6 +21,12 @@ KEY (perf params aside) and averages each metric over the group, reporting
 how many values of KEY (``n_values``) and how many rows (``n_rows``) each
 average covers; a group's param_hashid hashes its parameters without KEY.
 
+``--run RUN`` (``build_report(..., run=RUN)``) restricts the report to the
+jobs that run planned, each as it stood at the end of the run: the state of
+its latest attempt by then and the result of that attempt; a job a later run
+did again successfully has lost that result (one result is kept per job), so
+it is not ranked and a note names it (:mod:`trackdag.run_scope`).
+
 Everything is computed by SQL over the views (:mod:`trackdag.views`); this
 module only chooses the SQL and lays out the answer.  Objectives come from
 the pipeline that made the catalog (the latest run's ``pipeline_ref``);
@@ -106,9 +112,11 @@ class Report:
     pipeline: str | None
     nodes: list[NodeReport]
     notes: list[str] = field(default_factory=list)
+    #: the run the report is restricted to (``--run``; :meth:`trackdag.run_scope.RunScope.to_dict`), or None
+    run: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"catalog": self.catalog, "pipeline": self.pipeline, "order": ORDER_NOTE,
+        return {"catalog": self.catalog, "pipeline": self.pipeline, "order": ORDER_NOTE, "run": self.run,
                 "notes": self.notes, "nodes": [n.to_dict() for n in self.nodes]}
 
 
@@ -123,8 +131,9 @@ def parse_metric(text: str) -> tuple[str, str | None]:
 
 
 # -- the pipeline (for objectives) ------------------------------------------------------------
-def pipeline_of(con: Any, catalog: str, pipeline: Any) -> tuple[Any, str | None, list[str]]:
-    """(pipeline or None, its reference, notes)."""
+def pipeline_of(con: Any, catalog: str, pipeline: Any, run_id: str | None = None
+                ) -> tuple[Any, str | None, list[str]]:
+    """(pipeline or None, its reference, notes): ``pipeline``, else the one ``run_id`` (else the latest run) names."""
     from .pipeline import Pipeline, load_pipeline
 
     if isinstance(pipeline, Pipeline):
@@ -133,7 +142,7 @@ def pipeline_of(con: Any, catalog: str, pipeline: Any) -> tuple[Any, str | None,
     if pipeline is not None:
         return load_pipeline(pipeline, base_dir=base_dir), str(pipeline), []
     found = con.execute("SELECT pipeline_ref FROM runs WHERE pipeline_ref IS NOT NULL "
-                        "ORDER BY started DESC LIMIT 1").fetchall()
+                        "ORDER BY run_id IS NOT DISTINCT FROM ? DESC, started DESC LIMIT 1", [run_id]).fetchall()
     if not found:
         return None, None, ["the catalog names no pipeline, so metric objectives are unknown"]
     ref = found[0][0]
@@ -433,15 +442,25 @@ def _sort_key(value: Any) -> tuple:
 
 def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top_k: int = 10,
                  metrics: Sequence[str] = (), where: str | None = None, average_over: str | None = None,
-                 pipeline: Any = None, timeout: float | None = None) -> Report:
-    """The report of ``nodes`` (default: every node with metrics) of a catalog or root folder."""
+                 pipeline: Any = None, run: str | None = None, timeout: float | None = None) -> Report:
+    """The report of ``nodes`` (default: every node with metrics) of a catalog or root folder.
+
+    ``run``: a run id (or a unique prefix of one): the report as of that run,
+    i.e. of the jobs it planned, each in its state at the end of the run, with
+    the result its latest done attempt by then recorded; a job done again
+    (successfully) by a later run is not ranked, and a note names it, since
+    the catalog keeps one result per job (see :mod:`trackdag.run_scope`).
+    Objectives then come from that run's pipeline.
+    """
     from .api import open_catalog
+    from .run_scope import resolve_run, scope_to_run
 
     if top_k < 1:
         raise ReportError("--top-k must be at least 1")
     with open_catalog(catalog, timeout=timeout) as cat:
         con = cat.connection
-        pipe, ref, notes = pipeline_of(con, cat.path, pipeline)
+        scope = scope_to_run(con, resolve_run(con, run, cat.path)) if run is not None else None
+        pipe, ref, notes = pipeline_of(con, cat.path, pipeline, scope.run_id if scope else None)
         if metrics and all(parse_metric(m)[1] for m in metrics):
             notes = []  # every objective was given: the pipeline is not needed for them
         all_nodes = cat.nodes()
@@ -461,7 +480,7 @@ def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top
         reports = []
         for node in chosen:
             specs = None
-            node_notes: list[str] = []
+            node_notes: list[str] = scope.notes_for(node) if scope else []
             if pipe is not None:
                 if node in pipe.nodes:
                     specs = pipe.nodes[node].metric_specs()
@@ -476,7 +495,7 @@ def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top
                                        average_over=average, notes=node_notes))
         if average_over and reports and all(r.average_over is None for r in reports):
             node_report(con, chosen[0], specs=None, average_over=average_over)  # raises: no such parameter
-        return Report(cat.path, ref, reports, notes)
+        return Report(cat.path, ref, reports, notes, scope.to_dict() if scope else None)
 
 
 def _has_param(con: Any, node: str, key: str) -> bool:
@@ -595,8 +614,11 @@ def _hashable(value: Any) -> bool:
 
 
 def format_text(report: Report) -> str:
-    """The whole report as text: one block per node, separated by blank lines."""
-    parts = [f"Note: {n}" for n in report.notes]
+    """The whole report as text: one block per node, separated by blank lines (after the run's line, with --run)."""
+    from .run_scope import run_counts_line
+
+    parts = [run_counts_line(report.run) + "; results as of its end"] if report.run else []
+    parts += [f"Note: {n}" for n in report.notes]
     parts += [format_node(n) for n in report.nodes]
     return "\n\n".join(parts) if parts else "Nothing to report"
 
