@@ -76,6 +76,33 @@ def test_every_attempt_is_recorded_in_its_folder_as_in_the_catalog(failing_sweep
     assert [r["status"] for r in read_runs(failing_sweep)] == ["failed", "done"]
 
 
+def test_an_attempt_record_a_full_disk_kept_out_is_written_by_the_next_run(failing_sweep, src):
+    # A full disk: the runner could not write a failed attempt's record, the catalog got it, marked.
+    # (tests/faults/test_disk.py::test_a_full_disk makes this happen for real, when timing allows.)
+    from trackdag.records import UNWRITTEN
+    from trackdag.verify import verify
+
+    con = duckdb.connect(str(failing_sweep / "catalog.duckdb"))
+    folder, attempt = con.execute("SELECT j.folder, a.attempt FROM attempts a JOIN jobs j USING (job_id) "
+                                  "WHERE a.status = 'failed' ORDER BY 1, 2 LIMIT 1").fetchone()
+    con.execute(f"UPDATE attempts SET error = error || ' ({UNWRITTEN}: No space left on device)' "
+                "WHERE attempt = ? AND job_id = (SELECT job_id FROM jobs WHERE folder = ?)", [attempt, folder])
+    before = con.execute("SELECT * FROM attempts WHERE job_id = (SELECT job_id FROM jobs WHERE folder = ?) "
+                         "AND attempt = ?", [folder, attempt]).fetchall()
+    con.close()
+    os.unlink(Path(folder) / ".attempts" / f"{attempt}.json")
+    assert not [r for r in read_attempts(folder) if r["attempt"] == attempt]
+    run({"predict.src": str(src), "predict.p": [1, 2, 4], "evaluate.thresh": 0.7}, pipeline=two_stage(),
+        root=failing_sweep, backend="local", workers=2)   # nothing to run; its start writes the record back
+    [record] = [r for r in read_attempts(folder) if r["attempt"] == attempt]
+    assert record["status"] == "failed" and UNWRITTEN in record["error"]
+    assert not [p for p in verify(failing_sweep) if p.kind == "attempt-not-on-disk"]
+    con = duckdb.connect(str(failing_sweep / "catalog.duckdb"), read_only=True)
+    assert con.execute("SELECT * FROM attempts WHERE job_id = (SELECT job_id FROM jobs WHERE folder = ?) "
+                       "AND attempt = ?", [folder, attempt]).fetchall() == before
+    con.close()
+
+
 @pytest.mark.parametrize("sweep", ["demo", "failing"])
 def test_reindex_of_a_deleted_catalog_gives_back_every_row(tmp_path, failing_sweep, sweep):
     root = run_demo(tmp_path / "demo") if sweep == "demo" else failing_sweep

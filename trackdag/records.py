@@ -43,6 +43,40 @@ ATTEMPT_FIELDS = ("job_id", "attempt", "run_id", "status", "exit_code", "signal"
                   "host", "node_id", "pid", "peak_rss_kb", "stderr_tail", "error")
 
 
+#: said in an attempt's error when its record could not be written in its folder (a full or read-only
+#: disk); the next run writes it from the catalog (:func:`write_back_attempts`)
+UNWRITTEN = "its attempt record could not be written"
+
+
+def unwritten_note(exc: OSError) -> str:
+    """The note an attempt's error gets when its folder record could not be written."""
+    return f" ({UNWRITTEN}: {exc.strerror or exc})"
+
+
+def write_back_attempts(con: Any) -> int:
+    """Write into their folders the attempt records a full disk kept out (see :data:`UNWRITTEN`).
+
+    The catalog got such an attempt from the driver; the folder, which is
+    the record, did not.  Run at the start of every run (in
+    :func:`trackdag.reindex.recover`), once there may be room again; returns
+    how many records were written.
+    """
+    fields = ", ".join(f"a.{f}" if f not in ("started", "ended") else f"epoch(a.{f})" for f in ATTEMPT_FIELDS)
+    rows = con.execute(f"SELECT {fields}, j.folder FROM attempts a JOIN jobs j USING (job_id) "
+                       "WHERE a.error LIKE ?", [f"%{UNWRITTEN}%"]).fetchall()
+    written = 0
+    for *values, folder in rows:
+        record = dict(zip(ATTEMPT_FIELDS, values))
+        if not os.path.isdir(folder) or record["attempt"] in attempt_numbers(folder):
+            continue
+        try:
+            write_attempt(folder, record)
+            written += 1
+        except OSError:
+            pass  # still no room: the next run tries again
+    return written
+
+
 def attempt_record(outcome: Any, run_id: str) -> dict[str, Any]:
     """An :class:`~trackdag.execute.base.Outcome` as a row of ``attempts`` (timestamps as epoch seconds)."""
     return {

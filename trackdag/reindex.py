@@ -395,10 +395,11 @@ def recover(cat: Any, root: str, plan: Any, disk: Mapping[str, str], now: float,
     and in their run record).
     """
     from .catalog.store import utc
-    from .records import read_pending, update_run
+    from .records import read_pending, update_run, write_back_attempts
 
     pending_files, pending = read_pending(root)
     with cat.transaction() as con:
+        write_back_attempts(con)   # what a full disk kept out of the folders, now that there may be room
         lost = record_lost_attempts(con, root, now)
         folders = set(stale_folders(con, root, plan, disk)) | set(lost) | set(orphans) | set(pending)
         if not con.execute("SELECT count(*) FROM jobs").fetchone()[0]:

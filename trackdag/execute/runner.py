@@ -26,7 +26,7 @@ import time
 from typing import Any, Callable
 
 from ..layout import STDERR, STDOUT, clear_done, missing_outputs, read_running, write_done
-from ..records import INTERRUPTED, attempt_record, mark_running, unmark_running, write_attempt
+from ..records import INTERRUPTED, attempt_record, mark_running, unmark_running, unwritten_note, write_attempt
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 from .logs import LogCopier, default_limit
@@ -190,8 +190,7 @@ def _finish(spec: JobSpec, outcome: Outcome, worker: str | None) -> Outcome:
     try:
         write_attempt(spec.folder, attempt_record(outcome, spec.run_id or ""))
     except OSError as exc:  # a full or read-only disk: the driver still gets the outcome
-        outcome = dataclasses.replace(outcome, error=(outcome.error or "") + f" (its attempt record could not be "
-                                                                            f"written: {exc.strerror or exc})")
+        outcome = dataclasses.replace(outcome, error=(outcome.error or "") + unwritten_note(exc))
     return dataclasses.replace(outcome, recorded=True)
 
 

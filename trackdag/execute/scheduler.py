@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import CatalogError, CatalogLockedError
 from ..layout import INVOKE, STDERR
-from ..records import attempt_record, write_attempt, write_pending
+from ..records import attempt_record, unwritten_note, write_attempt, write_pending
 from .base import Executor, JobSpec, Outcome
 
 if TYPE_CHECKING:
@@ -113,12 +113,12 @@ class Recorder:
         self.state(outcome.job_id, outcome.status, started=outcome.started, ended=outcome.ended,
                    attempts=outcome.attempt, error=outcome.error)
         record = attempt_record(outcome, self.run_id)
-        self.attempts.append(record)
         if not outcome.recorded and self.plan is not None:  # made by the driver: it keeps the record too
             try:
                 write_attempt(self.plan.jobs[outcome.job_id].folder, record)
-            except OSError:
-                pass  # the catalog still gets it; a later `trackdag verify` reports the folder
+            except OSError as exc:  # the catalog still gets it, marked; the next run writes it in the folder
+                record = {**record, "error": (record["error"] or "") + unwritten_note(exc)}
+        self.attempts.append(record)
         if outcome.status == "done":
             self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
