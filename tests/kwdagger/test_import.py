@@ -15,7 +15,6 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -320,7 +319,7 @@ def test_an_unreadable_job_config_and_an_unknown_node_folder(twostage, tmp_path)
     assert_same_report(tmp_path / "cat", twostage.own)
 
 
-# -- speed -------------------------------------------------------------------------------------------
+# -- a big tree ----------------------------------------------------------------------------------------
 def b36(i: int) -> str:
     digits = ""
     while i:
@@ -356,19 +355,15 @@ def grow(template: Path, tree: Path, n: int) -> None:
         os.symlink(f"../../../../toy_evaluate/{e}", pdir / ".succ" / "toy_evaluate" / e)
 
 
-def test_ten_thousand_jobs_import_in_seconds(twostage, tmp_path):
-    grow(twostage.tree, tmp_path / "results", 5000)
-    t0 = time.perf_counter()
+def test_a_big_tree_imports_whole_and_once(twostage, tmp_path):
+    # counts, not timings (speed belongs in benchmarks/): every pair, every edge, and nothing the second time
+    grow(twostage.tree, tmp_path / "results", 600)
     res = import_tree(tmp_path / "results", twostage.pipeline, root=tmp_path / "cat")
-    took = time.perf_counter() - t0
-    assert (res.new, res.done, res.results["ok"]) == (10_000, 10_000, 10_000)
-    assert took < 45, f"10,000 jobs took {took:.1f}s"  # about 7 s on 2 busy cores
-    t0 = time.perf_counter()
+    assert (res.new, res.done, res.results["ok"]) == (1200, 1200, 1200)
     assert import_tree(tmp_path / "results", twostage.pipeline, root=tmp_path / "cat").run_id is None
-    assert time.perf_counter() - t0 < 30
     report = build_report(tmp_path / "cat")
-    assert report.nodes[0].n_rows == 5000 and len(report.nodes[0].rows) == 10
+    assert report.nodes[0].n_rows == 600 and len(report.nodes[0].rows) == 10
     catalog = tmp_path / "cat" / "catalog.duckdb"
-    assert query(catalog, "SELECT count(*) FROM edges") == [(5000,)]
+    assert query(catalog, "SELECT count(*) FROM edges") == [(600,)]
     [(requested,)] = query(catalog, f"SELECT requested FROM jobs WHERE short_id = '{b36(16)}' AND node = 'toy_predict'")
     assert json.loads(requested)["toy_predict.scale"] == 2.0 and '"toy_predict.scale": 2.0' in requested
