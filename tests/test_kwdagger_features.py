@@ -130,3 +130,94 @@ def test_a_config_class_declares_the_groups(tmp_path, config):
                       root=tmp_path / "out").plan
     (job,) = default.jobs.values()
     assert job.params["word"] == config.__default__["word"].value
+
+
+# --- setup / teardown: KWDagger's node lifecycle ----------------------------------------------------
+
+def _writes(word, code=0):
+    """A command that appends ``word`` to the log and exits ``code`` (the job's arguments follow it)."""
+    import shlex
+    import sys
+
+    return (f"{shlex.quote(sys.executable)} -c " + shlex.quote(
+        f"import sys; open(sys.argv[1], 'a').write('{word}\\n'); sys.exit({code})") + " {log}")
+
+
+def _bracketed(tmp_path, command, setup, teardown="echo teardown >> {log}"):
+    log = tmp_path / "events.log"
+    node = ProcessNode(name="bracketed", executable=command.format(log=log), algo_params={"x": 1},
+                       out_paths={"out": "."}, setup=setup.format(log=log), teardown=teardown.format(log=log))
+    return Pipeline([node]), log
+
+
+def _run_bracketed(tmp_path, pipe, x=(1,)):
+    import duckdb
+
+    result = run({"bracketed.x": list(x)}, pipeline=pipe, root=tmp_path / "r", backend="local")
+    with duckdb.connect(str(tmp_path / "r" / "catalog.duckdb"), read_only=True) as con:
+        attempts = con.execute("SELECT status, exit_code, error FROM attempts").fetchall()
+    return result, attempts
+
+
+def test_setup_runs_before_the_command_and_teardown_after(tmp_path):
+    pipe, log = _bracketed(tmp_path, _writes("command"), "echo setup >> {log}")
+    result, attempts = _run_bracketed(tmp_path, pipe)
+    assert result.exit_code == 0 and attempts == [("done", 0, None)]
+    assert log.read_text().split() == ["setup", "command", "teardown"]
+    [job] = result.plan.jobs.values()
+    config = json.loads((tmp_path / "r" / "bracketed" / job.name / "job_config.json").read_text())
+    assert config["setup"] == f"echo setup >> {log}" and config["teardown"] == f"echo teardown >> {log}"
+    assert not pipe.notes  # followed, not "accepted but not followed"
+    # invoke.sh redoes the whole bracket from anywhere
+    import subprocess
+
+    log.write_text("")
+    subprocess.run(["bash", str(tmp_path / "r" / "bracketed" / job.name / "invoke.sh")], cwd="/", check=True)
+    assert log.read_text().split() == ["setup", "command", "teardown"]
+
+
+def test_a_failing_setup_fails_the_job_without_its_command_or_teardown(tmp_path):
+    pipe, log = _bracketed(tmp_path, _writes("command"), "echo setup >> {log}; exit 7")
+    result, attempts = _run_bracketed(tmp_path, pipe)
+    assert result.exit_code == 1 and [a[:2] for a in attempts] == [("failed", 7)]
+    assert log.read_text().split() == ["setup"]
+
+
+def test_teardown_runs_after_a_failing_command_and_keeps_its_exit_code(tmp_path):
+    pipe, log = _bracketed(tmp_path, _writes("command", 3), "echo setup >> {log}",
+                           teardown="echo teardown >> {log}; true")
+    result, attempts = _run_bracketed(tmp_path, pipe)
+    assert [a[:2] for a in attempts] == [("failed", 3)]
+    assert log.read_text().split() == ["setup", "command", "teardown"]
+
+
+def test_yaml_setup_and_teardown(tmp_path):
+    log = tmp_path / "events.log"
+    spec = {"nodes": {"b": {"executable": _writes("command").format(log=log), "out_paths": {"out": "."},
+                            "algo_params": {"x": 1}, "setup": f"echo setup >> {log}",
+                            "teardown": f"echo teardown >> {log}"}}}
+    (tmp_path / "pipe.yaml").write_text(json.dumps(spec))
+    result = run({"b.x": [1, 2]}, pipeline=str(tmp_path / "pipe.yaml"), root=tmp_path / "r", backend="local",
+                 workers=1)
+    assert result.exit_code == 0
+    assert log.read_text().split() == ["setup", "command", "teardown"] * 2
+
+
+def test_teardown_runs_when_the_job_is_stopped_by_its_timeout(tmp_path):
+    import shlex
+    import sys
+
+    log = tmp_path / "events.log"
+    sleeper = f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(60)'"
+    node = ProcessNode(name="slow", executable=sleeper, algo_params={"x": 1}, out_paths={"out": "."},
+                       setup=f"echo setup >> {log}", teardown=f"echo teardown >> {log}", timeout=1.5)
+    result = run({"slow.x": 1}, pipeline=Pipeline([node]), root=tmp_path / "r", backend="local")
+    assert result.exit_code == 1 and result.counts.failed == 1
+    assert log.read_text().split() == ["setup", "teardown"]
+
+
+def test_setup_must_be_shell_text():
+    from trackdag.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="node 'n': setup must be shell text \\(a string\\), got list"):
+        Pipeline([ProcessNode(name="n", executable="true", setup=["echo", "hi"])])

@@ -73,6 +73,19 @@ def invoke_script(job: Job, *, import_dir: str | None = None) -> str:
     if import_dir:
         # The pipeline's module was found here; `python -m pkg.mod` commands need it.
         lines.append(f'export PYTHONPATH={shlex.quote(import_dir)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+    if job.setup:
+        # KWDagger's setup: a gating precondition; if it fails, the command does not run and the job fails
+        lines += ["# setup (the node's): if it fails, the job fails without running its command",
+                  "{", job.setup, "} || { code=$?; echo \"trackdag: setup failed (exit $code)\" >&2; exit $code; }"]
+    if job.teardown:
+        # KWDagger's teardown: always after the command once setup succeeded (success, failure, a signal
+        # bash can catch); the job's exit code stays the command's
+        lines += ["# teardown (the node's): runs after the command, whatever its outcome",
+                  "_trackdag_teardown() { code=$?; trap - EXIT; {", job.teardown, "}; exit $code; }",
+                  "trap _trackdag_teardown EXIT",
+                  "trap 'exit 143' TERM", "trap 'exit 130' INT", "trap 'exit 129' HUP",
+                  job.command]
+        return "\n".join(lines) + "\n"
     # A simple command replaces bash (exec), so a signal that kills the program
     # (SIGKILL, the OOM killer, a timeout) reaches trackdag as that signal, not
     # as bash's "exit code 137"; shell text with pipes or lists stays as written.
@@ -114,6 +127,8 @@ def job_config(job: Job, plan: Plan) -> dict[str, Any]:
         "node": job.node,
         "folder": job.folder,
         "command": job.command,
+        **({"setup": job.setup} if job.setup else {}),
+        **({"teardown": job.teardown} if job.teardown else {}),
         "requested": dict(job.requested),
         "resolved": _jsonable(job.resolved),
         # each argument by kind, as the catalog's params table holds them (trackdag reindex reads these)

@@ -173,6 +173,10 @@ class ProcessNode:
     params: Any = None
     #: KWDagger's Slurm options: cpus, gpus and mem become resources (see trackdag.slurm_options)
     slurm_options: Mapping[str, Any] | None = None
+    #: KWDagger's resource lifecycle: shell text run before the command (a failing setup fails the job
+    #: without running it) and after it (on success, failure or a catchable signal, once setup succeeded)
+    setup: str | None = None
+    teardown: str | None = None
 
     def __init__(
         self,
@@ -230,10 +234,11 @@ class ProcessNode:
 
         from_slurm, self._ignored_slurm = to_resources(self.slurm_options)
         self.resources = {**from_slurm, **dict(resources if resources is not None else (cls.resources or {}))}
+        self.setup = setup if setup is not None else cls.setup
+        self.teardown = teardown if teardown is not None else cls.teardown
         #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed)
         self.ignored_options = [name for name, value in (("group", group), ("root_dpath", root_dpath),
-                                                         ("node_dpath", node_dpath), ("group_dpath", group_dpath),
-                                                         ("setup", setup), ("teardown", teardown))
+                                                         ("node_dpath", node_dpath), ("group_dpath", group_dpath))
                                 if value not in (None, ".")]
         key = primary_out_key if primary_out_key is not None else cls.primary_out_key
         if key is None and derived["primary_out_key"] in self.out_paths:

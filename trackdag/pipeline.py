@@ -103,6 +103,10 @@ class Pipeline:
                 continue
             if not node.executable or not isinstance(node.executable, str):
                 problems.append(f"node {name!r} has no executable")
+            for hook in ("setup", "teardown"):
+                if getattr(node, hook, None) is not None and not isinstance(getattr(node, hook), str):
+                    problems.append(f"node {name!r}: {hook} must be shell text (a string), got "
+                                    f"{type(getattr(node, hook)).__name__}")
             raw = node._raw_out_paths
             if raw is not None and not isinstance(raw, Mapping):
                 problems.append(f"node {name!r}: out_paths must map each output name to a path relative to the job folder")

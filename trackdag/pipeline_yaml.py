@@ -36,8 +36,9 @@ info}`` (the result is read from the primary output's JSON: see
 ``load_result`` gets it with those defaults), ``load_result:
 pkg.mod.Class.load_result`` (called as ``func(node, node_dpath)``),
 ``class: pkg.mod.NodeClass``, ``slurm_options`` (see
-:mod:`trackdag.slurm_options`), and ``group``, ``setup``, ``teardown``,
-``config``, ``node_dpath``, ``group_dpath`` (see ProcessNode); a top-level
+:mod:`trackdag.slurm_options`), ``setup`` and ``teardown`` (shell text run
+around the command, see ProcessNode), and ``group``, ``config``,
+``node_dpath``, ``group_dpath`` (see ProcessNode); a top-level
 ``__doc__``.
 
 ``load_result`` is ``file.py::function`` (the file relative to the YAML

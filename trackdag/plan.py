@@ -62,6 +62,9 @@ class Job:
     redo: bool = False
     #: gathered input -> the member output paths its manifest lists, in order
     gathered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the node's setup / teardown shell text (KWDagger's lifecycle; not part of the id, like the command)
+    setup: str | None = None
+    teardown: str | None = None
 
     @property
     def name(self) -> str:
@@ -184,6 +187,8 @@ class _NodeInfo:
     config_nodes: frozenset[str]  # the node and its ancestors, not counting what it gathers
     slurm: dict[str, Any]  # the node's own slurm_options
     resources: dict[str, Any]  # the node's own resources (not from slurm_options)
+    setup: str | None = None
+    teardown: str | None = None
 
 
 def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
@@ -222,6 +227,8 @@ def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
         config_nodes=frozenset(seen | {name}),
         slurm=dict(node.slurm_options or {}),
         resources={k: v for k, v in node.resources.items() if from_slurm.get(k) != v or k not in from_slurm},
+        setup=node.setup or None,
+        teardown=node.teardown or None,
     )
 
 
@@ -409,7 +416,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 ignored_slurm.update(dict.fromkeys(ignored))
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
                           requested, _join_command(info.executable, words), state.index,
-                          {**mapped, **info.resources}, enabled == "redo", gathered)
+                          {**mapped, **info.resources}, enabled == "redo", gathered, info.setup, info.teardown)
                 jobs[job_id] = job
                 lookups[job_id] = lookup
                 for parent in parents:
