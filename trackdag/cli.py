@@ -88,6 +88,10 @@ def _catalog_options(func: Any) -> Any:
 @click.option("--skip-existing/--no-skip-existing", default=True, show_default=True,
               help="Skip jobs whose done record matches; --no-skip-existing reruns them.")
 @click.option("--fail-fast", is_flag=True, help="Start no new job after the first failure.")
+@click.option("--rerun", multiple=True, metavar="SELECTOR",
+              help="Run these done jobs again, old outputs moved to .superseded/: a job id or folder, a node, "
+                   "or a SQL predicate over job_state and params.* columns. Repeatable (union).")
+@click.option("--no-downstream", is_flag=True, help="With --rerun: not the done jobs downstream of the selected.")
 @click.option("--env", "env_items", multiple=True, metavar="KEY[=VALUE]",
               help="Set KEY in every job's environment (KEY alone: its value here). Repeatable.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the commands; write nothing at all.")
@@ -98,7 +102,7 @@ def _catalog_options(func: Any) -> Any:
 def run(params: str, pipeline: str | None, root: str, catalog: str | None, backend: str, ray_address: str | None,
         ray_timeout: float | None, workers: int | None, retry: int, max_configs: int | None,
         limit: str | None, order: str | None, seed: str | None, grid_limit: int, timeout: float | None, log_limit: int | None, hash_outputs: bool, skip_existing: bool, fail_fast: bool,
-        env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool, explain: bool) -> None:
+        rerun: tuple[str, ...], no_downstream: bool, env_items: tuple[str, ...], dry_run: bool, show_commands: int, all_commands: bool, explain: bool) -> None:
     """Expand the grid, plan the jobs and run the ones not done yet.
 
     Progress goes to stderr, the summary to stdout. Exit codes: 0 every job
@@ -108,7 +112,8 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
     from .order import check_fill
     from .progress import Progress
 
-    fill = dict(zip(("limit", "order", "seed"), check_fill(limit, order, seed)))
+    fill = dict(zip(("limit", "order", "seed"), check_fill(limit, order, seed)), rerun=rerun,
+                downstream=not no_downstream)
     if dry_run:
         report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs,
                                              grid_limit=grid_limit),
@@ -223,6 +228,7 @@ def format_dry_run(report: Any, limit: int | None) -> str:
         f"jobs: {len(plan.jobs)} ({_per_node(plan, plan.jobs)})",
         f"would run: {len(report.would_run)}" + (f" ({_per_node(plan, report.would_run)})" if report.would_run else ""),
         f"already done (skipped): {len(report.already_done)}",
+        *(report.rerun.lines(plan, limit) if report.rerun else []),
         f"root: {plan.root}",
     ]
     lines += [f"note: {n}" for n in plan.notes]
@@ -242,6 +248,7 @@ def format_explain(report: Any, limit: int | None) -> str:
 
     plan = report.plan
     reasons = explain_plan(plan, report.would_run)
+    reasons.update({j: ("run", report.rerun.reason(j)) for j in report.rerun.job_ids} if report.rerun else {})
     lines = format_dry_run(report, 0).split("\n")
     lines = [line for line in lines if not line.startswith("... ")]
     by_reason: dict[str, int] = {}
@@ -268,6 +275,7 @@ def format_summary(result: Any) -> str:
         + (f"  cancelled: {c.cancelled}" if c.cancelled else "")
         + (f"  not started: {c.not_started}" if c.not_started else ""),
         *([f"  {fill.filled_line()}"] if fill else []),
+        *([f"  {result.rerun.line()}"] if result.rerun else []),
         f"  time: {result.elapsed:.1f}s  root: {result.plan.root}",
         f"  catalog: {result.catalog}",
     ]

@@ -13,6 +13,9 @@
   output present.  A job without it is not done, whatever files it left;
 - ``.running``: pid, process group and host of the job while it runs (so a
   driver can stop it, and a resumed run can find what a dead driver left).
+- ``.superseded/<UTC time>-<attempt>/``: what a ``run --rerun`` moved aside
+  before running a done job again (see :mod:`trackdag.rerun`); kept until
+  ``trackdag clean``.  Nothing that reads a job folder looks inside it.
 
 Every file is written to a temporary name and renamed, so a crash never
 leaves half a file.
@@ -41,6 +44,8 @@ DONE = "done.json"
 RUNNING = ".running"
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
+#: outputs of earlier done attempts, moved aside by ``run --rerun``
+SUPERSEDED = ".superseded"
 
 
 def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = None) -> None:

@@ -50,7 +50,7 @@ NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})
 #: File names trackdag itself writes into every job folder; outputs may not use them.
 RESERVED_NAMES = frozenset(
     {"invoke.sh", "job_config.json", "stdout.log", "stderr.log", "done.json",
-     "result.json", ".pred", ".succ", ".running", ".attempts", "_gather"}
+     "result.json", ".pred", ".succ", ".running", ".attempts", ".superseded", "_gather"}
 )
 
 

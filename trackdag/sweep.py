@@ -7,6 +7,8 @@ folders of the jobs that need to run, executes them and records every outcome.
 Re-running the same command is a resume: jobs whose done record matches
 their id are not run again.  ``limit`` / ``order`` / ``seed`` (``run --limit
 N --order spread``) take only N rows not yet complete (see :mod:`trackdag.order`).
+``rerun`` (``run --rerun SELECTOR``) redoes chosen done jobs, their old outputs
+moved aside first (see :mod:`trackdag.rerun`).
 
 Example:
     >>> import tempfile, pathlib
@@ -29,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import __version__
 from .api import catalog_path
@@ -62,6 +64,8 @@ class DryRun:
     problem: str | None = None
     #: what ``--limit`` / ``--order`` would take, or None
     fill: Fill | None = None
+    #: with ``rerun``: the done jobs it would redo (a :class:`trackdag.rerun.Rerun`), or None
+    rerun: Any = None
 
     @property
     def plan(self) -> Plan:
@@ -81,6 +85,8 @@ class RunResult:
     catalog_held: str | None = None
     #: with ``limit`` / ``order``: what the run took of the sweep and how much is filled
     fill: Fill | None = None
+    #: with ``rerun``: the done jobs it redid (a :class:`trackdag.rerun.Rerun`), or None
+    rerun: Any = None
 
     @property
     def exit_code(self) -> int:
@@ -154,21 +160,26 @@ def check_targets(root: str, catalog: "str | os.PathLike | None") -> str:
 
 
 def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | os.PathLike | None" = None,
-            limit: int | None = None, order: str | None = None, seed: int | None = None) -> DryRun:
+            limit: int | None = None, order: str | None = None, seed: int | None = None,
+            rerun: "Iterable[str]" = (), downstream: bool = True) -> DryRun:
     """What a run would do; reads done records but writes nothing (not even the root).
 
     With ``limit`` / ``order`` the plan is the one the run would take (see
     :func:`trackdag.order.plan_fill`), and ``fill`` says which rows.
+    ``rerun``: as :func:`run`'s (``DryRun.rerun`` says what would be redone).
     """
     limit, order, seed = check_fill(limit, order, seed)
-    status = {}
-    for job in prepared.plan.jobs.values():
-        state = disk_state(job)
-        status[job.job_id] = "done" if (skip_existing and state == "done" and not job.redo) else "planned"
+    disk = {job_id: disk_state(job) for job_id, job in prepared.plan.jobs.items()}
+    status = {j: "done" if (skip_existing and disk[j] == "done" and not job.redo) else "planned"
+              for j, job in prepared.plan.jobs.items()}
+    selection = _select_rerun(prepared.plan, disk, rerun, downstream, catalog_path(prepared.plan.root, catalog))
+    if selection is not None:
+        status.update(dict.fromkeys(selection.job_ids, "planned"))
     fill = None
     if limit is not None or order is not None:
         restricted, fill = plan_fill(prepared.plan, status, limit, order, seed)
         prepared = Prepared(prepared.spec, prepared.pipeline, restricted)
+        selection = selection.within(restricted.jobs) if selection is not None else None
     would_run, done = [], []
     for job_id in prepared.plan.jobs:
         (done if status[job_id] == "done" else would_run).append(job_id)
@@ -177,7 +188,17 @@ def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | o
         problem = None
     except PathError as exc:
         problem = str(exc)
-    return DryRun(prepared, would_run, done, problem, fill)
+    return DryRun(prepared, would_run, done, problem, fill, selection)
+
+
+def _select_rerun(plan: Plan, disk: dict[str, str], rerun: "Iterable[str]", downstream: bool,
+                  catalog: "str | None") -> Any:
+    """``rerun``'s selection (see :func:`trackdag.rerun.select`), or None without selectors."""
+    if not rerun:
+        return None
+    from .rerun import select
+
+    return select(plan, disk, rerun, downstream=downstream, catalog=catalog and os.path.abspath(catalog))
 
 
 def _git_sha(cwd: str) -> str | None:
@@ -253,6 +274,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
         devices: Any = None, slurm_options: Any = None, params_pipeline_first: bool = False,
         max_cpus: float | None = None, max_gpus: float | None = None, out_overrides: bool = False,
+        rerun: "Iterable[str]" = (), downstream: bool = True,
         argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
         on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
@@ -271,7 +293,9 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     ``random`` with ``seed``, default 0, or ``spread``); complete rows stay
     in the run as already done, so the run's rows say how much of the sweep
     is filled (``RunResult.fill``).  ``order`` without ``limit`` runs every
-    row in that order.
+    row in that order.  ``rerun``: selectors of done jobs to run again (and,
+    with ``downstream``, the done jobs below them), their outputs moved aside
+    first (see :mod:`trackdag.rerun`; ``RunResult.rerun`` says which).
     """
     from .catalog import Catalog
     from .execute.scheduler import JobOptions, Recorder, execute
@@ -290,6 +314,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
                              ray_timeout=ray_timeout, devices=devices)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     cat = Catalog(check_targets(the_plan.root, catalog))
+    if rerun and not os.path.isdir(the_plan.root):  # nothing is done yet: a bad selector fails before any write
+        _select_rerun(the_plan, {}, rerun, downstream, None)
     make_dir(the_plan.root, "--root")
     with RunLock(the_plan.root, run_id=run_id):
         cat.ensure_schema()
@@ -298,13 +324,16 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
         # What the folders know and the catalog missed (a dead driver, a reader, a deleted catalog).
         recover(cat, the_plan.root, the_plan, status, now, orphans)
+        selection = _select_rerun(the_plan, status, rerun, downstream, cat.path)  # --rerun: on the disk's states
         if not skip_existing:
             status = dict.fromkeys(status, "planned")
         status.update({j: "planned" for j, job in the_plan.jobs.items() if job.redo})  # <node>.__enabled__: redo
+        status.update(dict.fromkeys(selection.job_ids if selection else (), "planned"))  # --rerun: the same path
         fill = None
         if limit is not None or order is not None:
             the_plan, fill = plan_fill(the_plan, status, limit, order, seed)
             on_event = _DoneIds(the_plan, status, on_event)
+            selection = selection.within(the_plan.jobs) if selection is not None else None
         to_run = [j for j in the_plan.jobs if status[j] != "done"]
         final = "failed"
         result = None
@@ -343,6 +372,11 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             cat.begin_run(run_row)
             begun = True
             attempts = cat.register_plan(run_id, the_plan, status)
+            if selection is not None:
+                from .rerun import set_aside
+
+                for job_id in selection.job_ids:  # the previous done attempt's outputs, moved aside (kept)
+                    set_aside(the_plan.jobs[job_id].folder, job_id, run_id)
             for job_id in to_run:
                 write_job_folder(the_plan.jobs[job_id], the_plan)
             if on_plan is not None:
@@ -374,7 +408,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
 
         fill = dataclasses.replace(fill, filled=filled_rows(the_plan, on_event.done))
     return RunResult(run_id, the_plan, cat.path, result.counts, result.failures, result.interrupted,
-                     time.time() - t0, catalog_held=recorder.holder, fill=fill)
+                     time.time() - t0, catalog_held=recorder.holder, fill=fill, rerun=selection)
 
 
 class _DoneIds:
