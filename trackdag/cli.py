@@ -368,6 +368,30 @@ def diff(a: str, b: str, root: str | None, catalog: str | None, fmt: str) -> Non
         click.echo(format_diff(found))
 
 
+@main.command()
+@_catalog_options
+@click.option("--not-in", "not_in", metavar="PARAMS", help="Jobs this sweep (YAML/JSON text or file) does not plan.")
+@click.option("--pipeline", metavar="REF", help="With --not-in: the pipeline, as for `trackdag run`.")
+@click.option("--failed", is_flag=True, help="Jobs without a done record: failed, cancelled, skipped leftovers.")
+@click.option("--superseded", is_flag=True, help="Outputs `run --rerun` moved aside (<job>/.superseded/).")
+@click.option("--ray-logs", "ray_logs", type=click.FloatRange(min=0), metavar="DAYS",
+              help="<root>/ray-logs/session_* not modified for DAYS days.")
+@click.option("--yes/--dry-run", "yes", default=False, help="Remove them [default: --dry-run, only show them].")
+@click.option("--all", "show_all", is_flag=True, help="List every path [default: the first 20].")
+def clean(root: str, catalog: str | None, not_in: str | None, pipeline: str | None, failed: bool,
+          superseded: bool, ray_logs: float | None, yes: bool, show_all: bool) -> None:
+    """Remove job folders and catalog rows a sweep no longer needs, after showing them.
+
+    Without a category: --failed and --superseded. Without --yes nothing is removed.
+    """
+    from .clean import SHOWN, apply_clean, format_clean, plan_clean
+
+    plan = plan_clean(root, catalog, not_in=not_in, pipeline=pipeline, failed=failed, superseded=superseded,
+                      ray_logs=ray_logs)
+    removed = apply_clean(plan) if yes and (plan.items or plan.leftovers) else None
+    click.echo(format_clean(plan, removed=removed, limit=None if show_all else SHOWN))
+
+
 # -- results: report, sql, export, schema ---------------------------------------------------
 @main.command()
 @_catalog_options
