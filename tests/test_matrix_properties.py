@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 import trackdag.matrix as matrix
+import trackdag.matrix_expander as matrix_expander
 from trackdag.errors import ParamsError, TrackdagError
 from trackdag.ids import canonical_json
 from trackdag.matrix import GROUP_KEYS, SPEC_KEYS, expand_matrix, grid_size, load_params
@@ -236,7 +237,7 @@ def test_max_configs_is_a_prefix_and_counts_bound_the_rows(body, n):
     assert _expand(body, max_configs=n) == full[:n]
     size = grid_size(load_params(body))
     assert size.rows == len(full) if size.exact else size.rows >= len(full)
-    with mock.patch.object(matrix, "_COUNT_STATES", 2), mock.patch.object(matrix, "_COUNT_WORK", 3):
+    with mock.patch.object(matrix_expander, "_COUNT_STATES", 2), mock.patch.object(matrix_expander, "_COUNT_WORK", 3):
         tight = grid_size(load_params(body))
     assert tight.rows == len(full) if tight.exact else tight.rows >= len(full)
     # grid_limit refuses exactly what is counted above it, with the count in the message.

@@ -15,21 +15,8 @@ For every node with metrics (the nodes ``trackdag report`` ranks):
   leaderboard's top ``labels``, ranked as ``trackdag report`` ranks) labelled
   by param_hashid.
 
-For the latest run (or ``run_id``):
-
-- **timeline**: one bar per attempt from its start to its end, coloured by
-  node; failed attempts also get a red cross at their end so they stand out
-  at any zoom, cancelled ones are faded.  **Lanes**: attempts are grouped by
-  where they ran (host, plus the Ray node id when there is one) and packed
-  greedily, earliest start first, into the lowest-numbered lane that is free
-  at that moment, so each lane is one execution slot that never shows two
-  overlapping bars, and the number of lanes is the run's peak concurrency on
-  that host (the ``--workers`` slots).  This is the same for the local and
-  the Ray backend; neither records a worker slot, and packing reconstructs
-  one.  More than ``Limits.lanes`` concurrent attempts on one host (clock
-  skew, or an imported catalog) share the last lane, and the chart says so.
-- **durations**: each node's job durations (the last attempt of every job
-  in the catalog), as a box (quartiles, median, min-max) per node and state.
+For the latest run (or ``run_id``), the timeline of its attempts and each
+node's job durations (:mod:`trackdag.run_charts`).
 
 **Size limits** (:class:`Limits`; Altair refuses more than 5,000 rows per
 data set, and the page must stay small).  Every chart is aggregated or
@@ -44,255 +31,40 @@ and a chart that shows less than everything says so in its subtitle:
 - vantage points: at most ``scatter`` points: the Pareto front (thinned to
   ``front`` points when larger), the top ``labels``, and a fixed sample of
   the rest (the same jobs every time: ordered by a hash of the job id);
-- timeline: at most ``timeline`` bars: beyond that, consecutive done
-  attempts of the same node in one lane merge into one bar when the gap
-  between them is under a pixel's worth of time (then under ten), and as a
-  last resort the failed and cancelled ones and every k-th other bar are kept;
-- durations: one row per node and state (points only up to ``points`` jobs).
+- timeline and durations: see :mod:`trackdag.run_charts`.
+
+The size limits, the chart types and the pure layout helpers (lanes, the
+Pareto front, label placement) are in :mod:`trackdag.chart_layout`.
 
 Example:
-    >>> pack_lanes([(0, 2), (1, 3), (2, 4), (5, 6)])
-    ([0, 1, 0, 0], 0)
-    >>> pareto_front([(1, 5), (2, 4), (2, 1), (0, 0)], ('maximize', 'maximize'))
-    [(1, 5), (2, 4)]
+    >>> charts = build_charts("examples/demo/out")               # doctest: +SKIP
+    >>> save_charts(charts.charts, "charts", "svg")              # doctest: +SKIP
 """
 from __future__ import annotations
 
-import heapq
 import os
-import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
+from .chart_layout import (LIMITS, NUMERIC_TYPES, ChartItem, ChartSet, Limits, _fmt_n, _numeric, _rows, _short,
+                           _table, _title, label_groups, labels_collide, log_spaced, pack_lanes, pareto_front, slug)
 from .errors import ReportError, did_you_mean
+from .run_charts import FAILED_RED, NODE_PALETTE, STATE_COLORS, duration_chart, latest_run, timeline_chart
 from .views import literal, quote, result_view_name
 
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+__all__ = [
+    # the result charts and the whole page (here)
+    "FORMATS", "OK_ROWS", "build_charts", "charts_for", "chart_nodes", "node_charts", "metric_param_chart",
+    "vantage_chart", "save_charts", "vl_version",
+    # re-exported from trackdag.chart_layout
+    "LIMITS", "NUMERIC_TYPES", "ChartItem", "ChartSet", "Limits", "label_groups", "labels_collide", "log_spaced",
+    "pack_lanes", "pareto_front", "slug",
+    # re-exported from trackdag.run_charts
+    "FAILED_RED", "NODE_PALETTE", "STATE_COLORS", "duration_chart", "latest_run", "timeline_chart",
+]
+
 FORMATS = ("png", "svg", "html")
-#: states of an attempt and their colour on the duration chart
-STATE_COLORS = {"done": "#4c78a8", "failed": "#e45756", "cancelled": "#9d9d9d"}
-FAILED_RED = "#d62728"
-#: node colours: tableau10 without its red, so failed crosses stand out
-NODE_PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#72b7b2", "#eeca3b", "#ff9da6", "#9d755d",
-                "#bab0ac", "#1f77b4", "#8c564b", "#17becf"]
 OK_ROWS = "status = 'done' AND result_status = 'ok'"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much data a chart may hold; see the module docstring."""
-
-    points: int = 2000
-    groups: int = 200
-    bins: int = 100
-    scatter: int = 3000
-    front: int = 1000
-    labels: int = 5
-    timeline: int = 3000
-    lanes: int = 32
-
-
-LIMITS = Limits()
-
-
-@dataclass(frozen=True)
-class ChartItem:
-    """One chart: a file-safe ``name``, where it belongs (a node or ``run``), and the Altair chart."""
-
-    name: str
-    title: str
-    section: str
-    kind: str
-    chart: Any
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The Vega-Lite spec (data inlined; Altair's row limit applies)."""
-        return self.chart.to_dict()
-
-
-@dataclass
-class ChartSet:
-    """Every chart of a catalog, in page order, and what could not be drawn."""
-
-    catalog: str
-    pipeline: str | None
-    charts: list[ChartItem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-# -- pure helpers ------------------------------------------------------------------------------
-def pack_lanes(intervals: Sequence[tuple[float, float]], max_lanes: int = LIMITS.lanes) -> tuple[list[int], int]:
-    """Lane of each (start, end) so that no two in a lane overlap; (lanes, how many overflowed).
-
-    Greedy: by start time, each interval takes the lowest-numbered lane free
-    at its start (the minimum number of lanes).  Past ``max_lanes`` lanes an
-    interval goes to the last lane, overlapping, and counts as overflow.
-
-    >>> pack_lanes([(0, 1), (0, 1), (0, 1)], max_lanes=2)
-    ([0, 1, 1], 1)
-    """
-    order = sorted(range(len(intervals)), key=lambda i: (intervals[i][0], intervals[i][1], i))
-    lanes = [0] * len(intervals)
-    busy: list[tuple[float, int]] = []   # (end, lane) of lanes in use
-    free: list[int] = []                 # lanes free now (heap: lowest first)
-    used = 0
-    overflow = 0
-    for i in order:
-        start, end = intervals[i]
-        while busy and busy[0][0] <= start:
-            heapq.heappush(free, heapq.heappop(busy)[1])
-        if free:
-            lane = heapq.heappop(free)
-        elif used < max_lanes:
-            lane, used = used, used + 1
-        else:
-            lanes[i] = max_lanes - 1
-            overflow += 1
-            continue
-        lanes[i] = lane
-        heapq.heappush(busy, (max(end, start), lane))
-    return lanes, overflow
-
-
-def pareto_front(points: Iterable[tuple[float, float]], objectives: tuple[str, str]) -> list[tuple[float, float]]:
-    """The points no other point beats on both objectives (each 'maximize' or 'minimize'), by the first.
-
-    The same rule as the SQL the vantage chart uses; kept here to test it and document it.
-
-    >>> pareto_front([(1, 1), (1, 1), (0, 2)], ('maximize', 'minimize'))
-    [(1, 1), (1, 1)]
-    """
-    s1, s2 = (1 if o == "maximize" else -1 for o in objectives)
-    pts = sorted(points, key=lambda p: (-s1 * p[0], -s2 * p[1]))
-    front: list[tuple[float, float]] = []
-    best_b = None
-    i = 0
-    while i < len(pts):
-        a = s1 * pts[i][0]
-        group = [p for p in pts[i:] if s1 * p[0] == a]
-        bmax = max(s2 * p[1] for p in group)
-        if best_b is None or bmax > best_b:
-            front += [p for p in group if s2 * p[1] == bmax]
-            best_b = bmax
-        i += len(group)
-    return sorted(front)
-
-
-def _pixels(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
-            size: tuple[int, int]) -> list[tuple[float, float]]:
-    xs, ys = [p[0] for p in every], [p[1] for p in every]
-    sx = size[0] / ((max(xs) - min(xs)) or 1.0)
-    sy = size[1] / ((max(ys) - min(ys)) or 1.0)
-    return [(x * sx, y * sy) for x, y in labelled]
-
-
-def label_groups(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
-                 size: tuple[int, int], box: tuple[int, int] = (84, 13)) -> list[list[int]]:
-    """Indices of ``labelled`` points grouped so that one label per group overprints no other.
-
-    A label is ``box`` pixels, right of and above its point; pixels are
-    estimated from the range of ``every`` point over a plot of ``size``
-    pixels.  Each point joins the first group whose label its own would
-    overlap (points that coincide share one label), in order.
-
-    >>> label_groups([(0, 0), (0, 0), (1, 1)], [(0, 0), (1, 1)], (500, 300))
-    [[0, 1], [2]]
-    """
-    pts = _pixels(labelled, every, size)
-    groups: list[list[int]] = []
-    for i, a in enumerate(pts):
-        for group in groups:
-            b = pts[group[0]]
-            if abs(a[0] - b[0]) < box[0] and abs(a[1] - b[1]) < box[1]:
-                group.append(i)
-                break
-        else:
-            groups.append([i])
-    return groups
-
-
-def labels_collide(labelled: Sequence[tuple[float, float]], every: Sequence[tuple[float, float]],
-                   size: tuple[int, int], box: tuple[int, int] = (84, 13)) -> bool:
-    """Whether text labels (``box`` pixels, right of and above each point) at ``labelled`` would overlap.
-
-    >>> labels_collide([(0, 0), (1, 1)], [(0, 0), (1, 1)], (500, 300))
-    False
-    >>> labels_collide([(0, 0), (0.01, 0.01)], [(0, 0), (1, 1)], (500, 300))
-    True
-    """
-    pts = _pixels(labelled, every, size)
-    return any(abs(a[0] - b[0]) < box[0] and abs(a[1] - b[1]) < box[1]
-               for i, a in enumerate(pts) for b in pts[i + 1:])
-
-
-def log_spaced(values: Sequence[float]) -> bool:
-    """Whether numeric parameter values are spaced by factors (0.001, 0.01, 0.1) rather than steps.
-
-    All positive, spanning a factor of at least 20, and their gaps more even
-    on a log scale than on a linear one (with two values: a factor of 100 or
-    more).  Such an axis is drawn on a log scale.
-
-    >>> log_spaced([0.001, 0.01, 0.1]), log_spaced([1, 2, 3, 4]), log_spaced([0, 1]), log_spaced([1e-4, 1e-2])
-    (True, False, False, True)
-    """
-    import math
-    import statistics
-
-    xs = sorted({float(v) for v in values})
-    if len(xs) < 2 or xs[0] <= 0 or xs[-1] / xs[0] < 20:
-        return False
-    if len(xs) == 2:
-        return xs[-1] / xs[0] >= 100
-
-    def spread(gaps: list[float]) -> float:
-        mean = statistics.fmean(gaps)
-        return statistics.pstdev(gaps) / mean if mean else math.inf
-
-    logs = [math.log(x) for x in xs]
-    return spread([b - a for a, b in zip(logs, logs[1:])]) < spread([b - a for a, b in zip(xs, xs[1:])])
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of ``text``.
-
-    >>> slug('stage1_evaluate: accuracy vs params.stage1_predict.param1')
-    'stage1_evaluate-accuracy-vs-params.stage1_predict.param1'
-    """
-    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-.")[:120] or "chart"
-
-
-def _short(column: str) -> str:
-    """``params.node.key`` -> ``node.key`` (axis titles)."""
-    return column[len("params."):] if column.startswith("params.") else column
-
-
-def _numeric(sql_type: str) -> bool:
-    return sql_type.upper() in NUMERIC_TYPES or sql_type.upper().startswith("DECIMAL")
-
-
-def _rows(con: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    cur = con.execute(sql, list(params))
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.table({c: [r.get(c) for r in rows] for c in columns})
-
-
-def _fmt_n(n: int) -> str:
-    return f"{n:,}"
-
-
-def _title(text: str, notes: Sequence[str]) -> Any:
-    import altair as alt
-
-    return alt.Title(text, subtitle=list(notes)) if notes else alt.Title(text)
 
 
 # -- per node ----------------------------------------------------------------------------------
@@ -311,7 +83,7 @@ class _Node:
 
 def _metric_objectives(node: str, columns: list[str], specs: list[dict[str, Any]] | None,
                        ranking: list[Any]) -> dict[str, str]:
-    from .report import OBJECTIVES, find_metric
+    from .report_model import OBJECTIVES, find_metric
 
     found: dict[str, str] = {}
     for spec in specs or []:
@@ -325,7 +97,7 @@ def _metric_objectives(node: str, columns: list[str], specs: list[dict[str, Any]
 
 def _prepare_node(con: Any, node: str, specs: list[dict[str, Any]] | None, metrics: Sequence[str],
                   where: str | None) -> _Node:
-    from .report import choose_metrics
+    from .report_model import choose_metrics
 
     view = result_view_name(node)
     types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {quote(view)}").fetchall()}
@@ -446,7 +218,7 @@ def vantage_chart(con: Any, info: _Node, metric1: str, metric2: str, limits: Lim
     """``metric1`` vs ``metric2`` for every job, with the Pareto front and the best labelled."""
     import altair as alt
 
-    from .report import metric_name, order_by
+    from .report_model import metric_name, order_by
 
     c1, c2 = metric1, metric2
     o1, o2 = info.objectives.get(c1, "maximize"), info.objectives.get(c2, "maximize")
@@ -566,7 +338,7 @@ def vantage_chart(con: Any, info: _Node, metric1: str, metric2: str, limits: Lim
 
 
 def _vantage_pairs(info: _Node, points: list[dict[str, Any]]) -> tuple[list[tuple[str, str]], list[str]]:
-    from .report import find_metric
+    from .report_model import find_metric
 
     columns = [c for c in info.types if c.startswith("metrics.") and _numeric(info.types[c])]
     pairs, notes = [], []
@@ -601,173 +373,6 @@ def node_charts(con: Any, node: str, *, specs: list[dict[str, Any]] | None, vant
     charts += [vantage_chart(con, info, c1, c2, limits) for c1, c2 in pairs]
     return charts, notes
 
-
-# -- the run -------------------------------------------------------------------------------------
-def latest_run(con: Any) -> str | None:
-    """The id of the latest run that executed jobs (else the latest run), if any.
-
-    A rerun with nothing to do is recorded as a run, but the page describes
-    the work: its timeline must not vanish behind a no-op.
-    """
-    found = con.execute("""
-        SELECT run_id FROM runs r
-        ORDER BY EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.run_id) DESC, started DESC
-        LIMIT 1""").fetchall()
-    return found[0][0] if found else None
-
-
-def _merge_bars(bars: list[dict[str, Any]], tol: float) -> list[dict[str, Any]]:
-    """Join consecutive done attempts of one node in one lane when the gap is at most ``tol`` seconds."""
-    out: list[dict[str, Any]] = []
-    # By lane and node, so that an overflowing lane (overlapping attempts) merges too; in a real lane a
-    # bar of another node between two merged ones is shorter than ``tol``: under a pixel.
-    for bar in sorted(bars, key=lambda b: (b["lane_no"], b["node"], b["status"] != "done", b["start"], b["end"])):
-        last = out[-1] if out else None
-        if (last is not None and bar["status"] == "done" and last["status"] == "done"
-                and last["lane_no"] == bar["lane_no"] and last["node"] == bar["node"]
-                and bar["start"] - last["end"] <= tol):
-            last["end"] = max(last["end"], bar["end"])
-            last["n"] += bar["n"]
-            last["job"] = f"{last['n']} attempts"
-            last["duration"] = round(last["end"] - last["start"], 3)
-            continue
-        out.append(dict(bar))
-    return out
-
-
-def timeline_chart(con: Any, run_id: str, limits: Limits = LIMITS) -> ChartItem | None:
-    """One bar per attempt of ``run_id``, one lane per execution slot (see the module docstring)."""
-    import altair as alt
-
-    attempts = _rows(con, """
-        SELECT j.node, j.short_id, a.attempt, a.status, coalesce(a.host, '?') AS host, a.node_id,
-               epoch_ms(a.started) / 1000.0 AS s, epoch_ms(coalesce(a.ended, a.started)) / 1000.0 AS e,
-               a.exit_code, a.signal, a.error
-        FROM attempts a JOIN jobs j ON j.job_id = a.job_id
-        WHERE a.run_id = ? AND a.started IS NOT NULL
-        ORDER BY a.started, a.job_id, a.attempt""", [run_id])
-    if not attempts:
-        return None
-    t0 = min(a["s"] for a in attempts)
-    span = max(max(a["e"] for a in attempts) - t0, 1e-3)
-    groups: dict[str, list[int]] = {}
-    for i, a in enumerate(attempts):
-        where = a["host"] + (f" / ray {a['node_id'][:8]}" if a.get("node_id") else "")
-        groups.setdefault(where, []).append(i)
-    notes: list[str] = []
-    bars: list[dict[str, Any]] = []
-    lane_names: list[str] = []
-    for where in sorted(groups):
-        members = groups[where]
-        lanes, overflow = pack_lanes([(attempts[i]["s"], attempts[i]["e"]) for i in members], limits.lanes)
-        if overflow:
-            notes.append(f"{_fmt_n(overflow)} attempts on {where} overlapped beyond {limits.lanes} lanes: "
-                         "drawn in the last lane")
-        first = len(lane_names)
-        lane_names += [f"{where} · {k + 1}" for k in range(max(lanes) + 1)]
-        for i, lane in zip(members, lanes):
-            a = attempts[i]
-            bars.append({"lane": lane_names[first + lane], "lane_no": first + lane, "node": a["node"],
-                         "status": a["status"], "start": round(a["s"] - t0, 3), "end": round(a["e"] - t0, 3),
-                         "duration": round(a["e"] - a["s"], 3), "job": f"{a['node']}_id_{a['short_id']}",
-                         "attempt": a["attempt"], "n": 1,
-                         "exit": "" if a["exit_code"] is None and a["signal"] is None else
-                         (str(a["exit_code"]) if a["exit_code"] is not None else f"signal {a['signal']}"),
-                         "error": a["error"] or ""})
-    n_attempts = len(bars)
-    for pixels in (1000, 100):
-        if len(bars) <= limits.timeline:
-            break
-        bars = _merge_bars(bars, span / pixels)
-    if len(bars) < n_attempts:
-        notes.append(f"{_fmt_n(n_attempts)} attempts drawn as {_fmt_n(len(bars))} bars: back-to-back done "
-                     "attempts of a node in one lane are merged")
-    if len(bars) > limits.timeline:  # last resort: every attempt that did not succeed, and every k-th other bar
-        others = sorted((b for b in bars if b["status"] != "done"), key=lambda b: (b["lane_no"], b["start"]))
-        done = sorted((b for b in bars if b["status"] == "done"), key=lambda b: (b["lane_no"], b["start"]))
-        room = max(limits.timeline - len(others), 0)
-        step = -(-len(done) // room) if room else len(done) + 1
-        keep = (others + done[::step])[:limits.timeline]
-        notes.append(f"only {_fmt_n(len(keep))} of {_fmt_n(len(bars))} bars kept: the failed and cancelled ones, "
-                     f"then every {step}th of the others")
-        bars = keep
-    started = datetime.fromtimestamp(t0, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    cols = ["lane", "node", "status", "start", "end", "duration", "job", "attempt", "n", "exit", "error"]
-    data = _table(bars, cols)
-    nodes = list(dict.fromkeys(b["node"] for b in sorted(bars, key=lambda b: b["start"])))  # by first start
-    tooltip = [alt.Tooltip("job:N"), alt.Tooltip("node:N"), alt.Tooltip("attempt:Q"), alt.Tooltip("status:N"),
-               alt.Tooltip("start:Q", title="start (s)", format=".3f"),
-               alt.Tooltip("duration:Q", title="duration (s)", format=".3f"),
-               alt.Tooltip("exit:N", title="exit"), alt.Tooltip("error:N"), alt.Tooltip("lane:N")]
-    lane_order = [n for n in lane_names if any(b["lane"] == n for b in bars)]
-    yenc = alt.Y("lane:N", sort=lane_order, title="host · slot", axis=alt.Axis(labelLimit=220))
-    xenc = alt.X("start:Q", title=f"seconds since {started}")
-    bar = alt.Chart(data).mark_bar(height={"band": 0.8}).encode(
-        x=xenc, x2="end:Q", y=yenc,
-        color=alt.Color("node:N", scale=alt.Scale(domain=nodes, range=NODE_PALETTE[:max(len(nodes), 1)]),
-                        title="node"),
-        opacity=alt.condition(alt.datum.status == "cancelled", alt.value(0.35), alt.value(0.9)),
-        stroke=alt.condition(alt.datum.status == "failed", alt.value(FAILED_RED), alt.value(None)),
-        strokeWidth=alt.condition(alt.datum.status == "failed", alt.value(2), alt.value(0)),
-        tooltip=tooltip)
-    layers = [bar]
-    failed = [b for b in bars if b["status"] == "failed"]
-    if failed:
-        fdata = _table([{**b, "marker": "failed attempt"} for b in failed], cols + ["marker"])
-        layers.append(alt.Chart(fdata).mark_point(shape="cross", size=110, filled=True, strokeWidth=0).encode(
-            x="end:Q", y=yenc, tooltip=tooltip,
-            fill=alt.Fill("marker:N", scale=alt.Scale(domain=["failed attempt"], range=[FAILED_RED]), title="")))
-        notes.append(f"{len(failed)} failed attempt{'s' * (len(failed) != 1)} (red cross at the end)")
-    height = min(max(18 * len(lane_order), 60), 600)
-    title = f"run {run_id}: timeline"
-    chart = alt.layer(*layers).properties(width=860, height=height, title=_title(title, notes))
-    return ChartItem(slug(f"run-timeline-{run_id}"), title, "run", "timeline", chart, tuple(notes))
-
-
-def duration_chart(con: Any, limits: Limits = LIMITS) -> ChartItem | None:
-    """Each node's job durations (last attempt of every job), per state."""
-    import altair as alt
-
-    base = ("SELECT node, status, duration_s AS d, short_id FROM job_state "
-            "WHERE duration_s IS NOT NULL AND status IN ('done', 'failed', 'cancelled')")
-    summary = _rows(con, f"""
-        SELECT node, status, count(*) AS n, min(d) AS lo, quantile_cont(d, 0.25) AS q1, median(d) AS median,
-               quantile_cont(d, 0.75) AS q3, max(d) AS hi, avg(d) AS mean
-        FROM ({base}) GROUP BY ALL ORDER BY node, status""")
-    if not summary:
-        return None
-    total = sum(r["n"] for r in summary)
-    notes: list[str] = ["last attempt of every job; box: quartiles, tick: median, rule: min-max"]
-    states = [s for s in STATE_COLORS if any(r["status"] == s for r in summary)]
-    color = alt.Color("status:N", scale=alt.Scale(domain=states, range=[STATE_COLORS[s] for s in states]),
-                      title="state")
-    yenc = alt.Y("node:N", title=None, axis=alt.Axis(labelLimit=220))
-    yoff = alt.YOffset("status:N", sort=states)
-    tooltip = [alt.Tooltip("node:N"), alt.Tooltip("status:N"), alt.Tooltip("n:Q", title="jobs"),
-               alt.Tooltip("lo:Q", title="min (s)", format=".3f"), alt.Tooltip("q1:Q", format=".3f"),
-               alt.Tooltip("median:Q", format=".3f"), alt.Tooltip("q3:Q", format=".3f"),
-               alt.Tooltip("hi:Q", title="max (s)", format=".3f"), alt.Tooltip("mean:Q", format=".3f")]
-    data = _table(summary, ["node", "status", "n", "lo", "q1", "median", "q3", "hi", "mean"])
-    sbase = alt.Chart(data).encode(y=yenc, yOffset=yoff, color=color, tooltip=tooltip)
-    layers = [
-        sbase.mark_rule().encode(x=alt.X("lo:Q", title="duration (s)"), x2="hi:Q"),
-        sbase.mark_bar(height={"band": 0.6}, opacity=0.6).encode(x="q1:Q", x2="q3:Q"),
-        sbase.mark_tick(thickness=2).encode(x="median:Q", color=alt.value("black")),
-    ]
-    if total <= limits.points:
-        pts = _rows(con, f"SELECT node, status, d, short_id FROM ({base}) ORDER BY node, status, short_id")
-        layers.append(alt.Chart(_table(pts, ["node", "status", "d", "short_id"])).mark_point(
-            size=14, color="#222", opacity=0.35).encode(
-            x="d:Q", y=yenc, yOffset=yoff,
-            tooltip=[alt.Tooltip("short_id:N", title="job"), alt.Tooltip("d:Q", title="seconds", format=".3f")]))
-    else:
-        notes.append(f"{_fmt_n(total)} jobs: summaries only")
-    n_nodes = len({r["node"] for r in summary})
-    chart = alt.layer(*layers).properties(width=520, height=max(40 * n_nodes * len(states), 60),
-                                          title=_title("job duration by node", notes))
-    return ChartItem("job-duration-by-node", "job duration by node", "run", "durations", chart, tuple(notes))
-
-
 # -- all of it -------------------------------------------------------------------------------------
 def chart_nodes(con: Any, pipe: Any, nodes: Sequence[str], all_nodes: list[str]) -> list[str]:
     """``nodes`` (checked), or every node with metrics in pipeline order (as ``trackdag report`` picks)."""
@@ -796,7 +401,7 @@ def build_charts(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), met
 def charts_for(cat: Any, *, nodes: Sequence[str] = (), metrics: Sequence[str] = (), where: str | None = None,
                pipeline: Any = None, run_id: str | None = None, limits: Limits = LIMITS) -> ChartSet:
     """:func:`build_charts` on an open catalog (:class:`trackdag.api.OpenCatalog`)."""
-    from .report import pipeline_of, parse_metric
+    from .report_model import pipeline_of, parse_metric
 
     con = cat.connection
     pipe, ref, notes = pipeline_of(con, cat.path, pipeline)

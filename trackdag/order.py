@@ -96,7 +96,7 @@ def varying_axes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _codes(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[Any, int]], list[tuple[int, ...]]]:
     """The varying keys, each one's values (key -> code) and every row as a tuple of value codes."""
-    from .matrix import _value_key  # the identity the row de-duplication uses
+    from .matrix_rows import _value_key  # the identity the row de-duplication uses
 
     def key(value: Any) -> Any:
         try:

@@ -28,213 +28,40 @@ did again successfully has lost that result (one result is kept per job), so
 it is not ranked and a note names it (:mod:`trackdag.run_scope`).
 
 Everything is computed by SQL over the views (:mod:`trackdag.views`); this
-module only chooses the SQL and lays out the answer.  Objectives come from
-the pipeline that made the catalog (the latest run's ``pipeline_ref``);
-when it cannot be loaded, the first metric is ranked, maximized, and the
-report says so.
+module only chooses the SQL and shapes the answer: the data and the metrics
+it ranks by are in :mod:`trackdag.report_model`, the text and JSON forms in
+:mod:`trackdag.report_text`.  Objectives come from the pipeline that made
+the catalog (the latest run's ``pipeline_ref``); when it cannot be loaded,
+the first metric is ranked, maximized, and the report says so.
 
 Example:
-    >>> parse_metric('hamming_distance:min')
-    ('hamming_distance', 'minimize')
-    >>> format_value('README.rst'), format_value(123), format_value([1, 'a'])
-    ('README.rst', '123', '[1, "a"]')
+    >>> print(format_text(Report("out/catalog.duckdb", None, [])))
+    Nothing to report
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .errors import ReportError, TrackdagError, did_you_mean
+from .errors import ReportError, did_you_mean
+from .report_model import (OBJECTIVES, ORDER_NOTE, Metric, NodeReport, Report, choose_metrics, find_metric,
+                           metric_name, order_by, parse_metric, pipeline_of)
+from .report_text import format_column, format_json, format_node, format_table, format_text, format_value
 from .views import quote, result_view_name
 
-OBJECTIVES = {"max": "maximize", "maximize": "maximize", "min": "minimize", "minimize": "minimize"}
-ORDER_NOTE = "best first (rank 1 is the best)"
+__all__ = [
+    # computing the report (here)
+    "build_report", "node_report", "SIG_IDS",
+    # re-exported from trackdag.report_model
+    "OBJECTIVES", "ORDER_NOTE", "Metric", "NodeReport", "Report", "choose_metrics", "find_metric", "metric_name",
+    "order_by", "parse_metric", "pipeline_of",
+    # re-exported from trackdag.report_text
+    "format_column", "format_json", "format_node", "format_table", "format_text", "format_value",
+]
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A metric column of a wide view and how it is used."""
-
-    column: str
-    name: str
-    objective: str = "maximize"
-    primary: bool = False
-
-
-@dataclass
-class NodeReport:
-    """The report of one node; see the module docstring."""
-
-    node: str
-    view: str
-    n_rows: int
-    top_k: int
-    ranking: list[Metric]
-    display: list[Metric]
-    rows: list[dict[str, Any]]
-    varied_basis: dict[str, list[tuple[Any, int]]]
-    constant_params: dict[str, Any]
-    varied_lut: dict[str, dict[str, Any]]
-    where: str | None = None
-    average_over: str | None = None
-    average_values: list[Any] | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "view": self.view,
-            "n_rows": self.n_rows,
-            "top_k": self.top_k,
-            "order": ORDER_NOTE,
-            "ranking": [{"metric": m.name, "column": m.column, "objective": m.objective} for m in self.ranking],
-            "display": [m.name for m in self.display],
-            "where": self.where,
-            "average_over": self.average_over,
-            "average_values": self.average_values,
-            "varied_basis": {k: [{"value": v, "count": n} for v, n in counts]
-                             for k, counts in self.varied_basis.items()},
-            "constant_params": self.constant_params,
-            "varied_lut": self.varied_lut,
-            "rows": self.rows,
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class Report:
-    """Reports of every requested node."""
-
-    catalog: str
-    pipeline: str | None
-    nodes: list[NodeReport]
-    notes: list[str] = field(default_factory=list)
-    #: the run the report is restricted to (``--run``; :meth:`trackdag.run_scope.RunScope.to_dict`), or None
-    run: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"catalog": self.catalog, "pipeline": self.pipeline, "order": ORDER_NOTE, "run": self.run,
-                "notes": self.notes, "nodes": [n.to_dict() for n in self.nodes]}
-
-
-def parse_metric(text: str) -> tuple[str, str | None]:
-    """``name`` or ``name:min|max`` -> (name, objective or None)."""
-    name, sep, objective = text.rpartition(":") if ":" in text else (text, "", "")
-    if not sep:
-        return text.strip(), None
-    if objective.strip().lower() not in OBJECTIVES:
-        raise ReportError(f"--metric {text!r}: the objective after ':' must be min or max")
-    return name.strip(), OBJECTIVES[objective.strip().lower()]
-
-
-# -- the pipeline (for objectives) ------------------------------------------------------------
-def pipeline_of(con: Any, catalog: str, pipeline: Any, run_id: str | None = None
-                ) -> tuple[Any, str | None, list[str]]:
-    """(pipeline or None, its reference, notes): ``pipeline``, else the one ``run_id`` (else the latest run) names."""
-    from .pipeline import Pipeline, load_pipeline
-
-    if isinstance(pipeline, Pipeline):
-        return pipeline, pipeline.ref, []
-    base_dir = os.path.dirname(os.path.dirname(os.path.abspath(catalog)))
-    if pipeline is not None:
-        return load_pipeline(pipeline, base_dir=base_dir), str(pipeline), []
-    found = con.execute("SELECT pipeline_ref FROM runs WHERE pipeline_ref IS NOT NULL "
-                        "ORDER BY run_id IS NOT DISTINCT FROM ? DESC, started DESC LIMIT 1", [run_id]).fetchall()
-    if not found:
-        return None, None, ["the catalog names no pipeline, so metric objectives are unknown"]
-    ref = found[0][0]
-    # The run may have started from the root's parent folder: look there for the module too.
-    added = base_dir not in sys.path
-    if added:
-        sys.path.append(base_dir)
-    try:
-        return load_pipeline(ref, base_dir=base_dir), ref, []
-    except (TrackdagError, Exception) as exc:  # user code: any failure only costs the objectives
-        return None, ref, [f"could not load the pipeline {ref!r} ({str(exc).splitlines()[0]}), "
-                           "so metric objectives are unknown; pass --pipeline or --metric NAME:min|max"]
-    finally:
-        if added and base_dir in sys.path:
-            sys.path.remove(base_dir)
-
-
-# -- choosing metrics ---------------------------------------------------------------------------------
-def metric_name(column: str, node: str) -> str:
-    prefix = f"metrics.{node}."
-    return column[len(prefix):] if column.startswith(prefix) else column[len("metrics."):]
-
-
-def find_metric(name: str, node: str, columns: list[str]) -> str | None:
-    for cand in (f"metrics.{node}.{name}", name, f"metrics.{name}"):
-        if cand in columns:
-            return cand
-    return None
-
-
-def choose_metrics(node: str, columns: list[str], specs: list[dict[str, Any]] | None,
-                   override: Sequence[str] = ()) -> tuple[list[Metric], list[Metric], list[str]]:
-    """(ranking metrics, displayed metrics, notes) for a node's metric columns.
-
-    ``specs``: the node's ``default_metrics`` (None when the pipeline is
-    unknown).  ``override``: ``--metric`` values, ranking in that order.
-
-    >>> cols = ['metrics.e.acc', 'metrics.e.loss']
-    >>> rank, shown, notes = choose_metrics('e', cols, [{'metric': 'loss', 'objective': 'minimize', 'primary': True}])
-    >>> [(m.name, m.objective) for m in rank], [m.name for m in shown], notes
-    ([('loss', 'minimize')], ['loss'], [])
-    """
-    notes: list[str] = []
-    known: dict[str, dict[str, Any]] = {}
-    for spec in specs or []:
-        column = find_metric(str(spec.get("metric", "")), node, columns)
-        if column is None:
-            notes.append(f"default_metrics names {spec.get('metric')!r}, which no {node} result has")
-            continue
-        known[column] = spec
-    if override:
-        ranking = []
-        for text in override:
-            name, objective = parse_metric(text)
-            column = find_metric(name, node, columns)
-            if column is None:
-                short = [metric_name(c, node) for c in columns]
-                raise ReportError(f"--metric {name!r}: node {node!r} has no such metric{did_you_mean(name, short)}"
-                                  f" (metrics: {', '.join(short) or 'none'})")
-            if objective is None:
-                objective = str(known.get(column, {}).get("objective") or "maximize").lower()
-                if column not in known:
-                    notes.append(f"no objective known for {name!r}: maximizing it (write {name}:min to minimize)")
-            ranking.append(Metric(column, metric_name(column, node), OBJECTIVES.get(objective, "maximize"), True))
-    else:
-        primary = [c for c, s in known.items() if s.get("primary")]
-        if known and not primary:
-            primary = [next(iter(known))]
-            notes.append(f"default_metrics marks no metric primary: ranking by {metric_name(primary[0], node)}")
-        if not primary:
-            primary = columns[:1]
-            if specs is not None and columns:
-                notes.append(f"{node} declares no default_metrics: ranking by {metric_name(columns[0], node)} "
-                             "(maximize); pass --metric NAME:min|max to choose")
-            elif columns:
-                notes.append(f"ranking by the first metric, {metric_name(columns[0], node)} (maximize)")
-        ranking = [Metric(c, metric_name(c, node),
-                          OBJECTIVES.get(str(known.get(c, {}).get("objective", "maximize")).lower(), "maximize"), True)
-                   for c in primary]
-    shown = {m.column: m for m in ranking}
-    if known:
-        extra = [c for c, s in known.items() if s.get("display")]
-    else:  # nothing known about the metrics: show them all
-        extra = columns if not specs else []
-    for column in extra:
-        if column not in shown:
-            shown[column] = Metric(column, metric_name(column, node),
-                                   OBJECTIVES.get(str(known.get(column, {}).get("objective", "maximize")).lower(),
-                                                  "maximize"))
-    return ranking, list(shown.values()), notes
-
-
+# -- parameters (--average-over) -----------------------------------------------------------------------
 def _param_matches(key: str, columns: list[str]) -> list[str]:
     """The ``params.`` columns ``key`` may mean: its full name, ``node.key``, or any ending in ``.key``."""
     for cand in (key, f"params.{key}"):
@@ -255,11 +82,6 @@ def _param_column(key: str, columns: list[str]) -> str:
 
 
 # -- SQL ---------------------------------------------------------------------------------------------------
-def order_by(ranking: list[Metric]) -> str:
-    return "".join(f"{quote(m.column)} {'DESC' if m.objective == 'maximize' else 'ASC'} NULLS LAST, "
-                   for m in ranking)
-
-
 def _base_sql(view: str, where: str | None, metrics: list[Metric], params: list[str],
               metric_types: dict[str, str], average: str | None) -> str:
     """``WITH base AS (the reported rows)``, and for ``average`` the CTEs ending in ``grp`` (one row per group)."""
@@ -502,127 +324,3 @@ def _has_param(con: Any, node: str, key: str) -> bool:
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {quote(result_view_name(node))}").fetchall()
                if r[0].startswith("params.")]
     return bool(_param_matches(key, columns))
-
-
-# -- text layout (the seed's) ----------------------------------------------------------------------
-def format_value(value: Any) -> str:
-    """A value as the report shows it: strings as they are (``README.rst``, not ``'README.rst'``),
-    numbers, booleans and None as Python prints them, lists and mappings as JSON.
-
-    ``--format json`` keeps the types for programs; this is for people.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return repr(value)
-
-
-def _block(title: str, mapping: dict[str, Any]) -> list[str]:
-    if not mapping:
-        return [f"{title}{{}}"]
-    lines = [f"{title}{{"]
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            if not value:
-                lines.append(f"    {format_value(key)}: {{}},")
-                continue
-            lines.append(f"    {format_value(key)}: {{")
-            lines += [f"        {format_value(k)}: {format_value(v)}," for k, v in value.items()]
-            lines.append("    },")
-        else:
-            lines.append(f"    {format_value(key)}: {format_value(value)},")
-    lines.append("}")
-    return lines
-
-
-def format_column(values: list[Any]) -> tuple[list[str], bool]:
-    """Cells of one column, pandas-like: whole floats as ints, others to 6 decimals (common zeros trimmed)."""
-    present = [v for v in values if v is not None]
-    numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
-    if not numeric:
-        return [("None" if v is None else str(v)) for v in values], False
-    if all(float(v).is_integer() for v in present):
-        cells = [None if v is None else str(int(v)) for v in values]
-    else:
-        cells = [None if v is None else f"{v:.6f}" for v in values]
-        trim = min(len(c) - len(c.rstrip("0")) for c in cells if c is not None)
-        trim = min(trim, 5)
-        cells = [None if c is None else (c[:-trim] if trim else c) for c in cells]
-    return [" NaN" if c is None else (c if c.startswith("-") else " " + c) for c in cells], True
-
-
-def format_table(headers: list[str], rows: list[list[Any]], *, plain: int = 0) -> list[str]:
-    """A right-aligned text table like pandas' ``to_string(index=False)``.
-
-    Numeric cells (and their headers) keep pandas' sign slot, a leading
-    space; the first ``plain`` columns are laid out as text.
-
-    >>> print("\\n".join(format_table(['id', 'acc', 'n'], [['a', 0.5, 3], ['b', 0.25, 12]], plain=1)))
-    id   acc   n
-     a  0.50   3
-     b  0.25  12
-    """
-    columns, numeric = [], []
-    for i in range(len(headers)):
-        values = [r[i] for r in rows]
-        cells, is_num = format_column(values) if i >= plain else ([str(v) for v in values], False)
-        columns.append(cells)
-        numeric.append(is_num)
-    widths = [max([len(h) + is_num] + [len(c) for c in col]) for h, col, is_num in zip(headers, columns, numeric)]
-    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    for i in range(len(rows)):
-        lines.append(" ".join(col[i].rjust(w) for col, w in zip(columns, widths)))
-    return lines
-
-
-def format_node(report: NodeReport) -> str:
-    """One node's report as text, in the seed's layout."""
-    ranking = ", ".join(f"{m.name} ({m.objective})" for m in report.ranking) or "nothing"
-    lines = [f"== {report.node} ==", f"ranked by: {ranking}; {ORDER_NOTE}"]
-    if report.where:
-        lines.append(f"filter: {report.where}")
-    if report.average_over:
-        values = ", ".join(format_value(v) for v in report.average_values or [])
-        lines.append(f"averaged over {report.average_over} ({len(report.average_values or [])} values: {values}); "
-                     "n_values = how many of them each average covers")
-    lines += [f"Note: {n}" for n in report.notes]
-    if not report.rows:
-        lines.append(f"No {report.node} results to report" + (" (after the filter)" if report.where else ""))
-        return "\n".join(lines)
-    basis = {k: {v: n for v, n in counts} if all(_hashable(v) for v, _ in counts) else
-             {json.dumps(v): n for v, n in counts} for k, counts in report.varied_basis.items()}
-    lines += _block("Varied Basis: = ", basis)
-    lines += _block("Constant Params: ", report.constant_params)
-    lines += _block("Varied Parameter LUT: ", report.varied_lut)
-    lines.append("---")
-    lines.append(f"Top {len(report.rows)} / {report.n_rows} for {report.node}")
-    headers = ["rank", "param_hashid"] + [m.name for m in report.display]
-    extra = ["n_values", "n_rows"] if report.average_over else []
-    table = [[r["rank"], r["param_hashid"]] + [r["metrics"][m.name] for m in report.display] + [r[k] for k in extra]
-             for r in report.rows]
-    lines += format_table(headers + extra, table, plain=2)
-    return "\n".join(lines)
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def format_text(report: Report) -> str:
-    """The whole report as text: one block per node, separated by blank lines (after the run's line, with --run)."""
-    from .run_scope import run_counts_line
-
-    parts = [run_counts_line(report.run) + "; results as of its end"] if report.run else []
-    parts += [f"Note: {n}" for n in report.notes]
-    parts += [format_node(n) for n in report.nodes]
-    return "\n\n".join(parts) if parts else "Nothing to report"
-
-
-def format_json(report: Report) -> str:
-    """The same content as JSON."""
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)

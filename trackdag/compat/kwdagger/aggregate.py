@@ -71,7 +71,8 @@ def aggregate(*, targets: list[str], pipeline: Any = "auto", eval_nodes: Any = N
               primary_metric_cols: Any = None) -> str:
     """The text KWDagger's aggregate would print, as trackdag's report (and its side outputs)."""
     from ...api import catalog_path
-    from ...report import build_report, format_text
+    from ...report import build_report
+    from ...report_text import format_text
     from .schedule import truthy
 
     if not targets:
