@@ -19,12 +19,13 @@ def _cat(tmp_path):
 
 def test_schema_created_once_and_recorded(tmp_path):
     cat = _cat(tmp_path)
-    assert cat.ensure_schema() == ["0001_initial", "0002_results", "0003_attempt_node", "0004_result_order"]
+    assert cat.ensure_schema() == ["0001_initial", "0002_results", "0003_attempt_node", "0004_result_order", "0005_provenance"]
     assert cat.ensure_schema() == []
     tables = {r[0] for r in cat.query("SELECT table_name FROM information_schema.tables")}
     assert {"runs", "jobs", "run_jobs", "edges", "params", "attempts", "schema_version"} <= tables
     assert cat.query("SELECT version, name FROM schema_version ORDER BY version") == [
-        (1, "0001_initial"), (2, "0002_results"), (3, "0003_attempt_node"), (4, "0004_result_order")]
+        (1, "0001_initial"), (2, "0002_results"), (3, "0003_attempt_node"), (4, "0004_result_order"),
+        (5, "0005_provenance")]
 
 
 def test_an_empty_old_catalog_is_upgraded_and_a_newer_one_refused(tmp_path):
@@ -34,7 +35,7 @@ def test_an_empty_old_catalog_is_upgraded_and_a_newer_one_refused(tmp_path):
     con.execute("INSERT INTO keep_me VALUES (7)")
     con.close()
     cat = Catalog(path)
-    assert cat.ensure_schema() == ["0001_initial", "0002_results", "0003_attempt_node", "0004_result_order"]
+    assert cat.ensure_schema() == ["0001_initial", "0002_results", "0003_attempt_node", "0004_result_order", "0005_provenance"]
     assert cat.query("SELECT x FROM keep_me") == [(7,)]
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO schema_version VALUES (?, 'future', now())", [LATEST + 1])
@@ -146,7 +147,7 @@ def test_a_version_one_catalog_is_upgraded_to_results(tmp_path, src):
     con.execute("ALTER TABLE attempts DROP COLUMN node_id")
     con.execute("DELETE FROM schema_version WHERE version >= 2")
     con.close()
-    assert Catalog(cat.path).ensure_schema() == ["0002_results", "0003_attempt_node", "0004_result_order"]
+    assert Catalog(cat.path).ensure_schema() == ["0002_results", "0003_attempt_node", "0004_result_order", "0005_provenance"]
     job_id = next(iter(p.jobs))
     Catalog(cat.path).record([], [], [(job_id, {"metrics.predict.acc": 0.5, "context.predict.tag": "x"}, None)])
     assert cat.query("SELECT count(*) FROM jobs") == [(2,)]

@@ -23,7 +23,7 @@ args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
 json.dump({"score": float(args["p"]) / 4, "n": {"k": 1}}, open(args["out"], "w"))
 """
 VIEWS = {"job_state", "params_long", "metrics", "lineage", "results_score"}
-TABLES = {"runs", "jobs", "run_jobs", "edges", "params", "attempts", "results", "schema_version",
+TABLES = {"runs", "jobs", "run_jobs", "edges", "params", "attempts", "results", "schema_version", "environments",
           "param_values", "param_sets", "view_state"}
 
 

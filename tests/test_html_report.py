@@ -161,7 +161,7 @@ def test_the_runs_section_lists_each_run_with_what_it_executed(demo_root, demo_p
     assert "<h2>Runs (1)</h2>" in section and '<a href="#runs">runs</a>' in demo_page
     heads = re.findall(r"<th>(.*?)</th>", section)
     assert heads == ["run", "started", "duration", "state", "backend", "git", "planned", "executed", "already done",
-                     "failed", "executed by node", "params source"]
+                     "failed", "executed by node", "params source", "python", "env", "dirty"]
     (row,) = re.findall(r"<tr class=\"current\" data-run=\"(?:[^\"]+)\">(.*?)</tr>", section, re.S)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert cells[0] == f"{run_id} (this report)" and cells[3:5] == ["done", "local"]

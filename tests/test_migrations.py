@@ -56,3 +56,31 @@ def test_a_catalog_from_a_newer_trackdag_is_refused(old_catalog):
     for attempt in (lambda: open_catalog(old_catalog), lambda: Catalog(str(old_catalog)).ensure_schema()):
         with pytest.raises(CatalogError, match="schema version 99, newer than this trackdag knows"):
             attempt()
+
+
+def test_an_old_catalog_gains_provenance_and_its_runs_say_it_was_not_recorded(old_catalog):
+    """0005_provenance (issue 12.6): the environments table and runs' env_id, python, git_dirty, git_diff_hash."""
+    from trackdag.status import format_show, show
+
+    def show_lines():
+        text = format_show(show("4yruncvmsfaq", catalog=str(old_catalog)))
+        return [line for line in text.splitlines() if line.startswith(("  environment:", "  code:"))]
+
+    con = duckdb.connect(str(old_catalog), read_only=True)
+    ((run_id,),) = con.execute("SELECT run_id FROM runs").fetchall()
+    con.close()
+    expected = [f"  environment: - (not recorded: run {run_id} predates provenance)", "  code:    - (not recorded)"]
+    assert show_lines() == expected  # read-only, not migrated: the columns are not there yet
+    assert "0005_provenance" in Catalog(str(old_catalog)).ensure_schema()
+    con = duckdb.connect(str(old_catalog), read_only=True)
+    try:
+        columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                   "WHERE table_name = 'runs'").fetchall())
+        assert {k: columns[k] for k in ("env_id", "python", "git_dirty", "git_diff_hash")} == {
+            "env_id": "VARCHAR", "python": "VARCHAR", "git_dirty": "BOOLEAN", "git_diff_hash": "VARCHAR"}
+        assert con.execute("SELECT env_id, python, git_dirty, git_diff_hash FROM runs").fetchall() == [
+            (None, None, None, None)]
+        assert con.execute("SELECT count(*) FROM environments").fetchone()[0] == 0
+    finally:
+        con.close()
+    assert show_lines() == expected  # migrated: the old run still has no provenance, and says so

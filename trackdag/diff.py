@@ -18,7 +18,13 @@ holds:
   params, its inputs not produced by a parent, its parents' ids): which of
   these differ, in that order; perf params never enter an id;
 - the **metrics** side by side (the ``results_<node>`` columns) when both
-  jobs have results.
+  jobs have results;
+- whether they ran under **different environments or code**
+  (:mod:`trackdag.provenance`: the runs of their latest done attempts):
+  another env id names the packages added and removed from A to B, another
+  git commit, dirty state or diff hash says so; both only when both runs
+  recorded their provenance, and only when they differ (the JSON keys
+  ``environment`` and ``code`` are then present).
 
 The catalog is opened read-only (:func:`trackdag.open_catalog`), so this
 works from another shell during a run.
@@ -85,6 +91,10 @@ class JobDiff:
     why: list[str] = field(default_factory=list)
     #: metric key -> (A's value, B's value), when both have results
     metrics: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: when the environments differ: {"a": env id, "b": env id, "python": {"a", "b"}, "packages": ["+x==2", "-x==1"]}
+    environment: dict[str, Any] | None = None
+    #: when the code differs: {"a": {"git_sha", "git_dirty", "git_diff_hash", "text"}, "b": {...}}
+    code: dict[str, Any] | None = None
 
     @property
     def same_job(self) -> bool:
@@ -96,6 +106,9 @@ class JobDiff:
         out["same_job"] = self.same_job
         out["ancestors"] = {k: {"a": v[0], "b": v[1]} for k, v in self.ancestors.items()}
         out["metrics"] = {k: {"a": v[0], "b": v[1]} for k, v in self.metrics.items()}
+        for key in ("environment", "code"):
+            if out[key] is None:  # present only when they differ
+                del out[key]
         return out
 
 
@@ -241,7 +254,27 @@ def _diff(con: Any, a: DiffSide, b: DiffSide) -> JobDiff:
     met_a, met_b = _metrics(con, a), _metrics(con, b)
     if met_a and met_b:
         out.metrics = {k: (met_a.get(k), met_b.get(k)) for k in [*met_a, *[k for k in met_b if k not in met_a]]}
+    out.environment, out.code = _provenance(con, a, b)
     return out
+
+
+def _provenance(con: Any, a: DiffSide, b: DiffSide) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """How the environments and the code of the two jobs' latest done attempts differ (None: the same)."""
+    from .provenance import format_code, job_provenance, package_changes
+
+    pa, pb = job_provenance(con, a.job_id), job_provenance(con, b.job_id)
+    if pa is None or pb is None or pa.env_id is None or pb.env_id is None:
+        return None, None  # not both recorded: nothing to compare
+    environment = None
+    if pa.env_id != pb.env_id:
+        environment = {"a": pa.env_id, "b": pb.env_id, "python": {"a": pa.python, "b": pb.python},
+                       "packages": package_changes(pa.packages or (), pb.packages or ())
+                       if pa.packages is not None and pb.packages is not None else None}
+    code = None
+    if pa.code != pb.code:
+        code = {side: {"git_sha": p.git_sha, "git_dirty": p.git_dirty, "git_diff_hash": p.git_diff_hash,
+                       "text": format_code(p)} for side, p in (("a", pa), ("b", pb))}
+    return environment, code
 
 
 def _why(con: Any, a: DiffSide, b: DiffSide, out: JobDiff) -> list[str]:
@@ -311,6 +344,7 @@ def format_diff(d: JobDiff) -> str:
     for label, side in (("A", d.a), ("B", d.b)):
         lines.append(f"{label}  {side.name}  {side.status}"
                      + (f"  param_hashid {side.param_hashid}" if side.param_hashid else ""))
+    lines += _provenance_lines(d)
     lines.append("why:" if d.same_job else "why the ids differ:")
     lines += [f"  - {reason}" for reason in d.why]
     if d.params:
@@ -328,6 +362,28 @@ def format_diff(d: JobDiff) -> str:
         lines.append("metrics:")
         lines += [f"  {k.ljust(width)}  A {_show(va)}  B {_show(vb)}" for k, (va, vb) in d.metrics.items()]
     return "\n".join(lines)
+
+
+def _provenance_lines(d: JobDiff) -> list[str]:
+    """``environments differ: A <id> B <id> (python ...; packages: +x==2 -x==1 ...)`` and ``code differs: ...``."""
+    from .provenance import MAX_CHANGES
+
+    lines = []
+    env = d.environment
+    if env is not None:
+        notes = []
+        if env["python"]["a"] != env["python"]["b"]:
+            notes.append(f"python {env['python']['a']} vs {env['python']['b']}")
+        changes = env["packages"]
+        if changes is None:
+            notes.append("package lists not found")
+        elif changes:
+            more = f" ... {len(changes) - MAX_CHANGES} more" if len(changes) > MAX_CHANGES else ""
+            notes.append(f"packages: {' '.join(changes[:MAX_CHANGES])}{more}")
+        lines.append(f"environments differ: A {env['a']} B {env['b']}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if d.code is not None:
+        lines.append(f"code differs: A {d.code['a']['text']} B {d.code['b']['text']}")
+    return lines
 
 
 __all__ = ["diff_jobs", "format_diff", "JobDiff", "DiffSide", "ParamDiff", "DiffError", "ABSENT"]

@@ -3,8 +3,10 @@
 One row per run (:func:`trackdag.run_scope.list_runs`): its id, start,
 duration, state, backend, git commit, how many jobs it planned, executed
 (attempted), found already done and saw fail, the jobs it executed per node,
-and where its parameters came from (the ``--params`` file, inline text, or a
-Python call), with the parameters themselves folded under it.  The run the
+where its parameters came from (the ``--params`` file, inline text, or a
+Python call), with the parameters themselves folded under it, and its
+provenance (:mod:`trackdag.provenance`): Python version, environment id,
+whether the work tree was dirty.  The run the
 page reports on is marked.  ``trackdag report --run RUN`` gives the report as
 of any of them.  Every value is HTML-escaped; the section needs no script.
 
@@ -53,7 +55,16 @@ def _params_cell(run: dict[str, Any]) -> str:
 
 
 COLUMNS = ("run", "started", "duration", "state", "backend", "git", "planned", "executed", "already done",
-           "failed", "executed by node", "params source")
+           "failed", "executed by node", "params source", "python", "env", "dirty")
+
+
+def _dirty(run: dict[str, Any]) -> str:
+    """``yes (diff <12 hex of its sha256>)``, ``no``, or empty when not recorded (not a git repository)."""
+    if run.get("git_dirty") is None:
+        return cell("")
+    if not run["git_dirty"]:
+        return cell("no")
+    return cell(f"yes (diff {(run.get('git_diff_hash') or '')[:12]})", cls="bad")
 
 
 def runs_section(runs: Sequence[dict[str, Any]], selected: str | None = None, total: int | None = None) -> str:
@@ -79,7 +90,8 @@ def runs_section(runs: Sequence[dict[str, Any]], selected: str | None = None, to
                cell(run.get("n_planned"), cls="num"), cell(run.get("n_executed"), cls="num"),
                cell(run.get("n_already_done"), cls="num"),
                cell(run.get("n_failed"), cls="num" + (" bad" if run.get("n_failed") else "")),
-               cell(by_node or "-"), _params_cell(run)]
+               cell(by_node or "-"), _params_cell(run), cell(run.get("python") or ""),
+               cell(run.get("env_id") or "", cls="id"), _dirty(run)]
         attrs = f' class="current" data-run="{e(run["run_id"])}"' if current else f' data-run="{e(run["run_id"])}"'
         rows.append(f"<tr{attrs}>{''.join(tds)}</tr>")
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)

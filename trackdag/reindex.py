@@ -41,7 +41,7 @@ from .results import read_result_json
 
 RUN_COLUMNS = ("run_id", "argv", "params_text", "pipeline_ref", "root", "backend", "workers", "host", "user", "pid",
                "git_sha", "trackdag_version", "started", "ended", "status", "n_rows", "n_jobs", "n_done",
-               "n_failed", "n_skipped", "n_cached")
+               "n_failed", "n_skipped", "n_cached", "env_id", "python", "git_dirty", "git_diff_hash")
 
 
 @dataclass
@@ -195,12 +195,14 @@ def _register(con: Any, rows: list[FolderRows], first_last: Mapping[str, tuple[s
 
 
 def import_runs(con: Any, root: "str | os.PathLike") -> int:
-    """Insert the run records the catalog lacks, and finish the ones it still has as 'running'.
+    """Insert the run records (and environment files) the catalog lacks, and finish runs it has as 'running'.
 
     Returns how many runs were inserted or updated.
     """
     from .catalog.store import utc
+    from .provenance import import_environments
 
+    import_environments(con, root)  # <root>/.trackdag/environments/: each run's env_id names one
     changed = 0
     have = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
     for run in read_runs(root):

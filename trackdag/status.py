@@ -212,6 +212,8 @@ class JobDetail:
     config: dict[str, Any] | None
     stdout_tail: str
     stderr_tail: str
+    #: the environment and code of the run of its latest done attempt (:mod:`trackdag.provenance`)
+    provenance: Any = None
 
 
 def find_job(con: Any, ref: str, path: str) -> dict[str, Any]:
@@ -245,7 +247,10 @@ def find_job(con: Any, ref: str, path: str) -> dict[str, Any]:
 
 
 def show(ref: str = ".", root: str | None = None, *, catalog: str | None = None, lines: int = 20) -> JobDetail:
-    """Everything about one job: config, command, state, attempts, lineage, log tails.
+    """Everything about one job: config, command, state, attempts, lineage, log tails, provenance.
+
+    Provenance: the environment (python, packages) and code (git commit,
+    dirty or not, diff hash) of the run of its latest done attempt.
 
     ``ref`` is a full id, a short id or a unique prefix of one, a folder name,
     or a path in a job folder (``.`` inside one).  Without ``root`` and
@@ -271,6 +276,9 @@ def _show(path: str, ref: str, lines: int) -> JobDetail:
             GROUP BY ALL ORDER BY depth, j.node, j.short_id"""
         ancestors = _rows(con, lineage.format(a="parent_id", b="child_id"), [job["job_id"]])
         descendants = _rows(con, lineage.format(a="child_id", b="parent_id"), [job["job_id"]])
+        from .provenance import job_provenance
+
+        provenance = job_provenance(con, job["job_id"])
     finally:
         con.close()
     config = None
@@ -281,10 +289,12 @@ def _show(path: str, ref: str, lines: int) -> JobDetail:
         pass
     return JobDetail(job, attempts, ancestors, descendants, config,
                      _tail_lines(os.path.join(job["folder"], STDOUT), lines),
-                     _tail_lines(os.path.join(job["folder"], STDERR), lines))
+                     _tail_lines(os.path.join(job["folder"], STDERR), lines), provenance)
 
 
 def format_show(d: JobDetail) -> str:
+    from .provenance import format_code, format_environment
+
     j = d.job
     lines = [
         f"job {j['node']}_id_{j['short_id']}",
@@ -293,6 +303,8 @@ def format_show(d: JobDetail) -> str:
         f"  state:   {j['status']}" + (f" ({j['error']})" if j.get("error") else ""),
         f"  folder:  {j['folder']}",
         f"  result:  {j.get('result_status') or '-'}" + (f" ({j['result_error']})" if j.get("result_error") else ""),
+        f"  environment: {format_environment(d.provenance)}",
+        f"  code:    {format_code(d.provenance)}",
         "  command:",
         *["    " + line for line in j["command"].splitlines()],
         "  requested params:",

@@ -24,7 +24,6 @@ import getpass
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -201,14 +200,6 @@ def _select_rerun(plan: Plan, disk: dict[str, str], rerun: "Iterable[str]", down
     return select(plan, disk, rerun, downstream=downstream, catalog=catalog and os.path.abspath(catalog))
 
 
-def _git_sha(cwd: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
 BACKENDS = ("ray", "local")
 
 
@@ -300,6 +291,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     from .catalog import Catalog
     from .execute.scheduler import JobOptions, Recorder, execute
     from .lock import RunLock
+    from .provenance import run_provenance
     from .records import update_run, write_run, write_run_rows
     from .reindex import recover
 
@@ -353,7 +345,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             "host": os.uname().nodename,
             "user": _user(),
             "pid": os.getpid(),
-            "git_sha": _git_sha(cwd),
+            **run_provenance(cwd, the_plan.root, cat),  # python, env, git commit/dirty/diff (cwd's repo)
             "trackdag_version": __version__,
             "started": datetime.now(timezone.utc),
             "status": "running",

@@ -46,12 +46,20 @@ def _result_order(con: Any) -> None:
     con.execute("ALTER TABLE results ADD COLUMN IF NOT EXISTS ord INTEGER")
 
 
+def _provenance(con: Any) -> None:
+    _create_tables(con)  # the environments table (IF NOT EXISTS: the others stay as they are)
+    for column, kind in (("env_id", "VARCHAR"), ("python", "VARCHAR"), ("git_dirty", "BOOLEAN"),
+                         ("git_diff_hash", "VARCHAR")):
+        con.execute(f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {column} {kind}")
+
+
 #: (version, name) in order; the DDL of each lives in _STEPS.  Migration 1
 #: creates the current schema; each later one brings an older catalog up to
 #: it and is a no-op on a fresh one.
 MIGRATIONS: list[tuple[int, str]] = [(1, "0001_initial"), (2, "0002_results"), (3, "0003_attempt_node"),
-                                     (4, "0004_result_order")]
-_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables, 2: _results, 3: _attempt_node, 4: _result_order}
+                                     (4, "0004_result_order"), (5, "0005_provenance")]
+_STEPS: dict[int, Callable[[Any], None]] = {1: _create_tables, 2: _results, 3: _attempt_node, 4: _result_order,
+                                            5: _provenance}
 LATEST = MIGRATIONS[-1][0]
 
 

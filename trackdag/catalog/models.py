@@ -9,8 +9,8 @@ Timestamps are ``TIMESTAMP WITH TIME ZONE`` (UTC when written); JSON columns
 hold params as written in the matrix.
 
 Example:
-    >>> Job.__tablename__, Attempt.__tablename__
-    ('jobs', 'attempts')
+    >>> Job.__tablename__, Attempt.__tablename__, Environment.__tablename__
+    ('jobs', 'attempts', 'environments')
 """
 from __future__ import annotations
 
@@ -49,6 +49,25 @@ class Run(SQLModel, table=True):
     n_failed: Optional[int] = None
     n_skipped: Optional[int] = None
     n_cached: Optional[int] = None
+    #: provenance (trackdag.provenance): the environment (environments.env_id), the Python version,
+    #: whether the launch directory's work tree differed from git_sha, and the sha256 of that diff
+    env_id: Optional[str] = None
+    python: Optional[str] = None
+    git_dirty: Optional[bool] = None
+    git_diff_hash: Optional[str] = None
+
+
+class Environment(SQLModel, table=True):
+    """One Python environment runs ran under, stored once however many runs share it."""
+
+    __tablename__ = "environments"
+    #: the first 16 hex digits of the sha256 of (python, platform, sorted name==version lines)
+    env_id: str = Field(primary_key=True)
+    python: str
+    platform: str
+    #: the installed distributions, ``name==version`` one a line, sorted
+    packages: str
+    created: datetime = Field(sa_column=Column(TZ, nullable=False))
 
 
 class Job(SQLModel, table=True):
@@ -153,4 +172,4 @@ class SchemaVersion(SQLModel, table=True):
 
 
 #: tables in creation order
-TABLES = [Run, Job, RunJob, Edge, Param, Attempt, Result, SchemaVersion]
+TABLES = [Run, Job, RunJob, Edge, Param, Attempt, Result, Environment, SchemaVersion]

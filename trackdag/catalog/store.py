@@ -9,7 +9,7 @@ Example:
     >>> import tempfile, os
     >>> cat = Catalog(os.path.join(tempfile.mkdtemp(), 'catalog.duckdb'))
     >>> cat.ensure_schema()
-    ['0001_initial', '0002_results', '0003_attempt_node', '0004_result_order']
+    ['0001_initial', '0002_results', '0003_attempt_node', '0004_result_order', '0005_provenance']
     >>> cat.query('SELECT count(*) FROM jobs')
     [(0,)]
 """
