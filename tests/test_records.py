@@ -134,7 +134,7 @@ def test_a_driver_killed_between_a_job_and_its_batch_loses_nothing(tmp_path, led
               env={"TRACKDAG_TEST_LEDGER": str(ledger)})
     assert res.counts.cached == 4 and len(ledger.read_text().splitlines()) == 5  # nothing ran again
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
-    # (tool.py writes strings only: its result.json says "no result", and the catalog now knows it)
+    # (tool.py writes strings only: its .result.json says "no result", and the catalog now knows it)
     states = con.execute("SELECT status, result_status, attempts FROM jobs ORDER BY status").fetchall()
     assert states == [("cancelled", None, 1)] + [("done", "none", 1)] * 4  # job 5 was interrupted: on record
     assert con.execute("SELECT count(*) FROM attempts WHERE status = 'done' AND exit_code = 0").fetchone()[0] == 4

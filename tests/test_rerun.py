@@ -153,7 +153,7 @@ def test_rerun_by_sql_predicate_over_params(sweep, src, ledger):
 def test_old_outputs_are_moved_aside_and_both_attempts_kept(sweep, src):
     target = _by_p(sweep, "predict", 2)
     job_id, folder = _jobs(sweep)[target]
-    old = {name: (folder / name).read_bytes() for name in ("pred.json", "done.json", "result.json", "stdout.log")}
+    old = {name: (folder / name).read_bytes() for name in ("pred.json", "done.json", ".result.json", "stdout.log")}
     res = run(_params(src), root=sweep, backend="local", rerun=[target], downstream=False)
     assert res.exit_code == 0
     [aside] = list((folder / ".superseded").iterdir())
@@ -163,9 +163,9 @@ def test_old_outputs_are_moved_aside_and_both_attempts_kept(sweep, src):
     record = json.loads((aside / "superseded.json").read_text())
     assert record["job_id"] == job_id and record["run_id"] == res.run_id and record["attempt"] == 1
     assert record["moved"][0] == "done.json"
-    assert set(record["moved"]) == {"args.json", "done.json", "pred.json", "result.json", "stderr.log", "stdout.log"}
-    assert sorted(os.listdir(folder)) == sorted([".attempts", ".succ", ".superseded", "args.json", "done.json",
-                                                 "invoke.sh", "job_config.json", "pred.json", "result.json",
+    assert set(record["moved"]) == {".result.json", "args.json", "done.json", "pred.json", "stderr.log", "stdout.log"}
+    assert sorted(os.listdir(folder)) == sorted([".attempts", ".result.json", ".succ", ".superseded", "args.json", "done.json",
+                                                 "invoke.sh", "job_config.json", "pred.json",
                                                  "stderr.log", "stdout.log"])
     assert json.loads((folder / "done.json").read_text())["job_id"] == job_id
     assert (folder / "done.json").read_bytes() != old["done.json"]

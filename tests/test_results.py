@@ -1,4 +1,4 @@
-"""results: load_result -> result.json -> results table; default loader; broken results keep the job done."""
+"""results: load_result -> .result.json -> results table; default loader; broken results keep the job done."""
 import json
 import shlex
 import sys
@@ -106,7 +106,7 @@ def test_a_failing_load_result_marks_the_result_broken_and_the_run_goes_on(tmp_p
         ("context.ev.note", None, "fine"), ("metrics.ev.score", 0.1, None)]
     folders = dict(con.execute("SELECT result_status, folder FROM jobs WHERE node = 'ev'").fetchall())
     con.close()
-    # result.json keeps the row or the error, so the catalog can be rebuilt without user code
+    # .result.json keeps the row or the error, so the catalog can be rebuilt without user code
     assert read_result_json(folders["ok"])["result"] == {"metrics.ev.score": 0.1, "context.ev.note": "fine"}
     broken = read_result_json(folders["broken"])
     assert broken["result"] is None and broken["error"].startswith("load_result")
@@ -137,3 +137,30 @@ def test_results_are_written_in_micro_batches_through_arrow(tmp_path):
     # the writer keeps the views and param_hashids current
     assert cat.query("SELECT count(*) FROM param_sets") == [(100,)]
     assert cat.query('SELECT "metrics.ev.score" FROM results_ev WHERE job_id = ?', [evs[0].job_id]) == [(7,)]
+
+
+def test_an_output_may_be_called_result_json(tmp_path):
+    # KWDagger's own test pipelines name outputs result.json; trackdag's record is .result.json
+    import sys
+
+    prog = tmp_path / "p.py"
+    prog.write_text("import sys, json\nout = [a.split('=', 1)[1] for a in sys.argv if a.startswith('--result_fpath=')][0]\n"
+                    "json.dump({'score': 3}, open(out, 'w'))\n")
+    node = ProcessNode(name="n", executable=f"{sys.executable} {prog}", algo_params={"x": 1},
+                       out_paths={"result_fpath": "result.json"})
+    result = run({"n.x": 1}, pipeline=Pipeline([node]), root=tmp_path / "r", backend="local")
+    assert result.exit_code == 0
+    [job] = result.plan.jobs.values()
+    folder = tmp_path / "r" / "n" / job.name
+    assert json.loads((folder / "result.json").read_text()) == {"score": 3}           # the user's output
+    assert json.loads((folder / ".result.json").read_text())["result"] == {"metrics.n.score": 3}
+
+
+def test_a_result_record_an_older_trackdag_wrote_is_read(tmp_path):
+    from trackdag.results import read_result_json
+
+    record = {"job_id": "j", "node": "n", "result": {"metrics.n.a": 1}, "error": None}
+    (tmp_path / "result.json").write_text(json.dumps(record))
+    assert read_result_json(str(tmp_path)) == record
+    (tmp_path / "result.json").write_text(json.dumps({"score": 3}))   # a user's output of that name: not a record
+    assert read_result_json(str(tmp_path)) is None

@@ -47,10 +47,12 @@ from typing import Any, Callable, Iterator, Mapping
 #: Marker for a parameter declared without a default (declared in a set).
 NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
 
-#: File names trackdag itself writes into every job folder; outputs may not use them.
+#: File names trackdag itself writes into every job folder; outputs may not use them.  (``invoke.sh``,
+#: ``job_config.json``, ``.pred`` and ``.succ`` are KWDagger's too; the result record is ``.result.json``,
+#: so an output may be called ``result.json``.)
 RESERVED_NAMES = frozenset(
     {"invoke.sh", "job_config.json", "stdout.log", "stderr.log", "done.json",
-     "result.json", ".pred", ".succ", ".running", ".attempts", ".superseded", "_gather"}
+     ".result.json", ".pred", ".succ", ".running", ".attempts", ".superseded", "_gather"}
 )
 
 

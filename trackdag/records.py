@@ -10,7 +10,7 @@ always be brought back in line (:mod:`trackdag.reindex`):
   ran the job, before it reports back, so a driver killed at any moment
   loses nothing; the driver writes the ones it makes itself (a job cancelled
   before it started, a worker that died).
-- ``<job folder>/result.json`` (:mod:`trackdag.results`) and ``done.json``
+- ``<job folder>/.result.json`` (:mod:`trackdag.results`) and ``done.json``
   (:mod:`trackdag.layout`), as before.
 - ``<root>/.trackdag/runs/<run_id>.json``: the ``runs`` row, written when
   the run starts and again when it ends; ``<run_id>.rows.json.gz``: which

@@ -2,7 +2,7 @@
 
 The job folder is the record and the catalog its index (see
 :mod:`trackdag.records`).  :func:`folder_rows` reads what a job folder says
-(``job_config.json``, ``.attempts/``, ``result.json``, ``done.json``) as the
+(``job_config.json``, ``.attempts/``, ``.result.json``, ``done.json``) as the
 catalog's rows; :func:`import_folders` applies them, in bulk, in one
 transaction: jobs the catalog does not know are registered (with their
 params and edges), every recorded attempt and result is written, and each
@@ -51,7 +51,7 @@ class FolderRows:
     config: dict[str, Any]
     attempts: list[dict[str, Any]]
     done: bool
-    result: tuple[str, Any, str | None] | None  # (job_id, row, error) when result.json is there
+    result: tuple[str, Any, str | None] | None  # (job_id, row, error) when .result.json is there
     state: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -22,7 +22,7 @@ as any job not done does, and :attr:`Rerun.not_done` counts it.
 :func:`set_aside` then moves, before a selected job runs again, every entry
 of its folder but ``invoke.sh``, ``job_config.json``, ``.pred``, ``.succ``,
 ``.attempts`` and ``.superseded`` (outputs, ``done.json`` first,
-``result.json``, logs, ``_gather``) into
+``.result.json``, logs, ``_gather``) into
 ``.superseded/<UTC time>-<attempt>/`` (one ``os.rename`` each, atomic; the
 attempt that produced them), with a ``superseded.json`` saying what moved,
 when, and by which run.  They stay there until ``trackdag clean``.

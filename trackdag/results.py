@@ -9,7 +9,7 @@ primary output when that is a JSON file (``{"a": {"b": 1}}`` ->
 ``metrics.<node>.a.b = 1``).
 
 This runs where the job ran (in the Ray worker or the local thread), right
-after the job succeeded.  The row is saved as ``result.json`` in the job
+after the job succeeded.  The row is saved as ``.result.json`` in the job
 folder, so the catalog can be rebuilt without running user code again.  A
 ``load_result`` that raises or returns junk makes the result *broken* (with
 the error text); the job itself stays done.  Returning None means "no
@@ -29,7 +29,12 @@ from typing import Any, Callable, Mapping
 
 from .layout import atomic_write, read_record
 
-RESULT_JSON = "result.json"
+#: the job's result record in its folder; a dot-name, so that an output may be called ``result.json``
+#: (KWDagger's own test pipelines and many users' name theirs so)
+RESULT_JSON = ".result.json"
+#: where trackdag 0.1 roots written before the rename keep it (read when the new file is absent)
+LEGACY_RESULT_JSON = "result.json"
+_RECORD_KEYS = {"job_id", "node", "result", "error"}
 PREFIXES = ("metrics.", "resolved_params.", "resources.", "machine.", "context.",
             "params.", "specified.", "job_config.")  # (the last three: KWDagger's too)
 
@@ -177,8 +182,18 @@ def write_result_json(folder: str, job_id: str, node: str, row: Mapping[str, Any
 
 
 def read_result_json(folder: str) -> dict[str, Any] | None:
-    """The saved record of a job folder, or None."""
-    return read_record(folder, RESULT_JSON)
+    """The saved record of a job folder, or None.
+
+    A folder an older trackdag wrote holds it as ``result.json``; that file
+    is taken only when it is such a record (exactly its four keys), never a
+    user's output of that name.
+    """
+    record = read_record(folder, RESULT_JSON)
+    if record is None:
+        legacy = read_record(folder, LEGACY_RESULT_JSON)
+        if isinstance(legacy, dict) and set(legacy) == _RECORD_KEYS:
+            return legacy
+    return record
 
 
 def typed(value: Any) -> tuple[float | None, str | None]:

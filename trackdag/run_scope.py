@@ -9,7 +9,7 @@ found already done), each in the state it had *at the end of R*:
   never attempted by then is ``planned``, unless no run ever attempted it
   (a job imported from a KWDagger tree), which keeps its recorded state;
 - its result is the one its latest *done* attempt as of R recorded.  The
-  catalog (and the job folder's ``result.json``) keeps one result per job,
+  catalog (and the job folder's ``.result.json``) keeps one result per job,
   the latest; so when a later run did the job again and it succeeded, the
   result R saw is gone.  Such a job is **not ranked**: its ``result_status``
   reads ``superseded`` and the report names it (param_hashid and the run that

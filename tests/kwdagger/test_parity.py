@@ -138,7 +138,7 @@ def ranked(text, node, metrics):
 
 def output_stamps(root: Path) -> dict[str, int]:
     """Every file under ``root``'s job folders but the tools' own records -> its mtime (ns)."""
-    own = {"job_config.json", "invoke.sh", "done.json", "result.json", "stdout.log", "stderr.log"}
+    own = {"job_config.json", "invoke.sh", "done.json", ".result.json", "stdout.log", "stderr.log"}
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.glob("*/*_id_*/**/*"))
             if p.is_file() and p.name not in own and ".attempts" not in p.parts and "_gather" not in p.parts}
 

@@ -317,7 +317,7 @@ def _conclude(spec: JobSpec, proc: subprocess.Popen, usage: Any, floor_kb: int, 
     if missing:
         return outcome("failed", f"exit 0 but declared output(s) missing: {', '.join(missing)}")
     # The result row is read here, where the job ran, and saved before the
-    # done record: a done job always has its result.json and its attempt record.
+    # done record: a done job always has its .result.json and its attempt record.
     load, load_error = _loader(spec)
     row, row_error = collect_result(spec.node, load, spec.primary_output, folder)
     if load_error:
