@@ -67,3 +67,38 @@ def test_gather_specs_are_checked():
     with pytest.raises(ValueError, match="only 'all_success'"):
         GatherSpec(group_by=[], require="any")
     assert GatherSpec.coerce({"group_by": [{"src": "a.k", "dst": "b.k"}]}).keys == (("a.k", "b.k"),)
+
+
+def _fanout(group_by):
+    from trackdag.node import ProcessNode
+    from trackdag.pipeline import Pipeline
+
+    prepare_ = ProcessNode(name="prepare", executable="true", out_paths={"data_fpath": "data.json"},
+                           algo_params={"dataset": "cats"})
+    score = ProcessNode(name="score", executable="true", in_paths={"data_fpath"}, out_paths={"score_fpath": "s.json"},
+                        algo_params={"model": "m1"})
+    report = ProcessNode(name="report", executable="true", in_paths={"data_fpath", "scores_fpath"},
+                         out_paths={"report_fpath": "r.json"})
+    prepare_.outputs["data_fpath"].connect(score.inputs["data_fpath"])
+    prepare_.outputs["data_fpath"].connect(report.inputs["data_fpath"])
+    score.outputs["score_fpath"].connect(report.inputs["scores_fpath"],
+                                         gather=GatherSpec(group_by=group_by, order_by=["model"]))
+    return Pipeline([prepare_, score, report])
+
+
+def test_a_gather_may_group_by_an_ancestors_output(tmp_path):
+    # KWDagger's group_by=['prepare.data_fpath']: one group per prepare job, as group_by=['prepare.dataset']
+    params = {"matrix": {"prepare.dataset": ["cats", "dogs"], "score.model": ["m1", "m2"]}}
+    by_output = prepare(params, pipeline=_fanout(["prepare.data_fpath"]), root=tmp_path / "a").plan
+    by_param = prepare(params, pipeline=_fanout(["prepare.dataset"]), root=tmp_path / "b").plan
+    for plan in (by_output, by_param):
+        reports = _jobs(plan, "report")
+        assert len(reports) == 2
+        for report in reports:
+            scores = {j.outputs["score_fpath"]: j for j in _jobs(plan, "score")}
+            members = [scores[path] for path in report.gathered["scores_fpath"]]   # in order_by order
+            assert [m.params["model"] for m in members] == ["m1", "m2"]
+            assert {m.inputs["data_fpath"] for m in members} == {report.inputs["data_fpath"]}
+    # the consumer's own connected input is not a group key of its members
+    with pytest.raises(Exception, match="gather group key 'report.data_fpath' has no value"):
+        prepare(params, pipeline=_fanout(["report.data_fpath"]), root=tmp_path / "c")

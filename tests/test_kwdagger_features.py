@@ -221,3 +221,60 @@ def test_setup_must_be_shell_text():
 
     with pytest.raises(PipelineError, match="node 'n': setup must be shell text \\(a string\\), got list"):
         Pipeline([ProcessNode(name="n", executable="true", setup=["echo", "hi"])])
+
+
+# --- several peers feeding one port (KWDagger's aliases) -------------------------------------------
+
+def _alias_pipeline(tmp_path, kind):
+    peer_inputs = {"data_fpath"} if kind == "input" else set()
+    left = ProcessNode(name="left", executable="true", in_paths=peer_inputs, algo_params={"thresh"},
+                       out_paths={"o": "left.json"})
+    right = ProcessNode(name="right", executable="true", in_paths=peer_inputs, algo_params={"thresh"},
+                        out_paths={"o": "right.json"})
+    consumer = ProcessNode(name="consumer", executable="true", in_paths={"data_fpath"}, algo_params={"thresh"},
+                           out_paths={"result_fpath": "result.json"})
+    if kind == "input":
+        left.inputs["data_fpath"].connect(consumer.inputs["data_fpath"])
+        right.inputs["data_fpath"].connect(consumer.inputs["data_fpath"])
+    else:
+        left.param_ports["thresh"].connect(consumer.param_ports["thresh"])
+        right.param_ports["thresh"].connect(consumer.param_ports["thresh"])
+    return Pipeline([left, right, consumer])
+
+
+def test_an_input_fed_by_two_peers_gets_their_one_value(tmp_path):
+    # (each peer needs its own input anyway, so here both always have one: they must agree)
+    pipe = _alias_pipeline(tmp_path, "input")
+    plan = prepare({"include": [{"left.data_fpath": "/data/a", "right.data_fpath": "/data/a"},
+                                {"left.data_fpath": "/data/c", "right.data_fpath": "/data/c"}]},
+                   pipeline=pipe, root=tmp_path / "r").plan
+    consumers = sorted(j.inputs["data_fpath"] for j in plan.jobs.values() if j.node == "consumer")
+    assert consumers == ["/data/a", "/data/c"]
+    with pytest.raises(ParamsError, match=r"consumer\.data_fpath is fed by left\.data_fpath \('/data/a'\) and by "
+                                          r"right\.data_fpath \('/data/b'\) in one row; peers feeding one port must agree"):
+        prepare({"left.data_fpath": "/data/a", "right.data_fpath": "/data/b"}, pipeline=pipe, root=tmp_path / "r")
+
+
+def test_a_param_fed_by_two_param_ports_takes_the_value_of_whichever_has_it(tmp_path):
+    pipe = _alias_pipeline(tmp_path, "param")
+    rows = {"include": [{"left.thresh": 0.5, "consumer.data_fpath": "/data/a"},
+                        {"right.thresh": 0.5, "consumer.data_fpath": "/data/a"},
+                        {"right.thresh": 0.7, "consumer.data_fpath": "/data/a"}]}
+    plan = prepare(rows, pipeline=pipe, root=tmp_path / "r").plan
+    consumers = sorted(j.params["thresh"] for j in plan.jobs.values() if j.node == "consumer")
+    # the value, not which peer gave it, makes the job: 0.5 from left or from right is one job (per parents)
+    assert sorted(set(consumers)) == [0.5, 0.7]
+    with pytest.raises(ParamsError, match=r"consumer\.thresh is fed by left\.thresh \(0\.5\) and by right\.thresh \(0\.7\)"):
+        prepare({"left.thresh": 0.5, "right.thresh": 0.7, "consumer.data_fpath": "/data/a"}, pipeline=pipe,
+                root=tmp_path / "r")
+
+
+def test_an_input_fed_by_an_output_and_an_input_is_refused():
+    from trackdag.errors import PipelineError
+
+    a = ProcessNode(name="a", executable="true", in_paths={"x"}, out_paths={"o": "o.json"})
+    b = ProcessNode(name="b", executable="true", in_paths={"x"}, out_paths={"p": "p.json"})
+    a.outputs["o"].connect(b.inputs["x"])
+    a.inputs["x"].connect(b.inputs["x"])
+    with pytest.raises(PipelineError, match=r"b\.inputs\['x'\] is fed by outputs and by inputs; connect it to one kind"):
+        Pipeline([a, b])

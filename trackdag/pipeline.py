@@ -165,14 +165,15 @@ class Pipeline:
                     if src.node.name not in self.parents[dst.node.name]:
                         self.parents[dst.node.name].append(src.node.name)
         for name, node in self.nodes.items():
-            for port_name in node.algo_params:
-                if len(node.param_ports[port_name].sources) > 1:
-                    problems.append(f"{name}.param_ports[{port_name!r}] has several sources; give it one")
+            # several param_ports, or several peers' inputs, may feed one port (KWDagger's aliases: the
+            # value comes from whichever peer has it in a row; see trackdag.plan); outputs and inputs
+            # may not both feed one input
             for port_name in node.in_paths:
                 sources = node.inputs[port_name].sources
                 kinds = {s.kind for s in sources}
-                if len(kinds) > 1 or (kinds == {"input"} and len(sources) > 1):
-                    problems.append(f"{name}.inputs[{port_name!r}] has several sources; only several outputs may feed one input")
+                if len(kinds) > 1:
+                    problems.append(f"{name}.inputs[{port_name!r}] is fed by outputs and by inputs; "
+                                    "connect it to one kind")
                 if node.inputs[port_name].gather is not None and len(sources) > 1:
                     problems.append(f"{name}.inputs[{port_name!r}] is gathered: it cannot have another source")
                 for src in sources:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import ParamsError, PlanError, did_you_mean
-from .ids import digest, short_id
+from .ids import canonical_json, digest, short_id
 from .node import NO_DEFAULT
 from .pipeline import Pipeline
 
@@ -183,7 +183,7 @@ class _NodeInfo:
     out_paths: dict[str, str]
     fed: dict[str, list[tuple[str, str, str]]]  # input -> [(kind, src node, src port)]
     gathers: dict[str, Any]  # gathered input -> GatherSpec
-    param_fed: dict[str, tuple[str, str]]  # algo param -> (src node, src param)
+    param_fed: dict[str, list[tuple[str, str]]]  # algo param -> [(src node, src param)], peers in connection order
     config_nodes: frozenset[str]  # the node and its ancestors, not counting what it gathers
     slurm: dict[str, Any]  # the node's own slurm_options
     resources: dict[str, Any]  # the node's own resources (not from slurm_options)
@@ -195,7 +195,7 @@ def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
     node = pipeline.nodes[name]
     fed = {p: [(s.kind, s.node.name, s.name) for s in srcs] for p, srcs in pipeline.connected_inputs(name).items()}
     gathers = {p: node.inputs[p].gather for p in fed if node.inputs[p].gather is not None}
-    param_fed = {k: (node.param_ports[k].sources[0].node.name, node.param_ports[k].sources[0].name)
+    param_fed = {k: [(s.node.name, s.name) for s in node.param_ports[k].sources]
                  for k in node.algo_params if node.param_ports[k].sources}
     # ancestors, except through gathered inputs (a gather's sources are its members, not its row)
     seen: set[str] = set()
@@ -300,7 +300,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
         node_jobs = by_node_jobs.setdefault(info.name, {})
         # the same for every row: computed once per node
         upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
-            src for src, _ in info.param_fed.values()}
+            src for srcs in info.param_fed.values() for src, _ in srcs}
         upstream -= {srcs[0][1] for p, srcs in info.fed.items() if p in info.gathers}
         base_ports = set(info.input_defaults) | set(info.fed)
         declared_inputs = set(pipeline.nodes[info.name].in_paths)
@@ -325,9 +325,12 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     perf[key] = value
                 elif key not in info.in_keys and key not in info.out_paths:
                     algo[key] = value  # a declared algo param, or an undeclared one (see check_row_keys)
-            for key, (src, src_key) in info.param_fed.items():
-                if src in state.jobs and src_key in state.jobs[src].params:
-                    algo[key] = state.jobs[src].params[src_key]
+            for key, srcs in info.param_fed.items():
+                # one peer or several (KWDagger's aliases): the value of whichever has it in this row
+                found = [(f"{src}.{src_key}", state.jobs[src].params[src_key]) for src, src_key in srcs
+                         if src in state.jobs and src_key in state.jobs[src].params]
+                if found:
+                    algo[key] = _one_value(found, f"{info.name}.{key}", source)
             inputs: dict[str, Any] = {}
             id_inputs: dict[str, Any] = {}
             parents: dict[str, None] = {}
@@ -347,14 +350,18 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                         paths.append(parent.outputs[src_port])
                         lookup.update(lookups[parent.job_id])
                     value, origin = (paths[0] if len(paths) == 1 else VarArgs(paths)), "parent"
-                elif sources:  # forwarded from another node's input
-                    value, origin = state.values.get((sources[0][1], sources[0][2]), (None, None))
-                    if origin not in (None, "parent"):
-                        parents[origin] = None
-                        lookup.update(lookups[origin])
-                    if value is None:
+                elif sources:  # forwarded from another node's input (several peers: whichever has a value)
+                    found = [(f"{s[1]}.{s[2]}", state.values[(s[1], s[2])]) for s in sources
+                             if state.values.get((s[1], s[2]), (None, None))[0] is not None]
+                    if not found:
                         missing[f"{sources[0][1]}.{sources[0][2]}"] = None
                         continue
+                    value = _one_value([(k, v) for k, (v, _) in found], f"{info.name}.{port}", source)
+                    origin = found[0][1][1]
+                    for _k, (_v, from_job) in found:
+                        if from_job not in (None, "parent"):
+                            parents[from_job] = None
+                            lookup.update(lookups[from_job])
                 elif port in given:
                     value, origin = absolute_path(given[port], cwd), None
                 else:
@@ -367,7 +374,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 if origin is None:
                     id_inputs[port] = value
                     lookup[f"{info.name}.{port}"] = given.get(port, value)
-            for src, _k in info.param_fed.values():
+            for src, _k in (s for srcs in info.param_fed.values() for s in srcs):
                 if src in state.jobs:
                     lookup.update(lookups[state.jobs[src].job_id])
             for port in members_of:
@@ -418,6 +425,9 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                           requested, _join_command(info.executable, words), state.index,
                           {**mapped, **info.resources}, enabled == "redo", gathered, info.setup, info.teardown)
                 jobs[job_id] = job
+                # its outputs' paths too, for a gather grouped by an ancestor's output (KWDagger's
+                # group_by=['prepare.data_fpath']: one group per prepare job)
+                lookup.update({f"{info.name}.{k}": v for k, v in outputs.items()})
                 lookups[job_id] = lookup
                 for parent in parents:
                     edges[(parent, job_id)] = None
@@ -489,6 +499,16 @@ def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterab
         return (*keys, job.job_id)
 
     return sorted(members, key=order)
+
+
+def _one_value(found: list[tuple[str, Any]], key: str, source: str) -> Any:
+    """The value several peers forward to ``key`` in one row: they must agree (KWDagger's aliases)."""
+    value = found[0][1]
+    for other, candidate in found[1:]:
+        if canonical_json(candidate) != canonical_json(value):
+            raise ParamsError(f"{source}: {key} is fed by {found[0][0]} ({value!r}) and by {other} ({candidate!r}) "
+                              "in one row; peers feeding one port must agree: give it one value")
+    return value
 
 
 def _origin_job(origin: Any, sources: Any, row_job: Mapping[str, Job]) -> str | None:
