@@ -150,8 +150,16 @@ def port_source(text: str) -> str:
 
 
 def lay_out(case: str, dst: Path, *, port: bool) -> Path:
-    """Copy ``cases/<case>`` into ``dst``; with ``port``, every .py file's imports are ported."""
+    """Copy ``cases/<case>`` into ``dst``; with ``port``, every .py file's imports are ported.
+
+    The toy programs several cases share (``_context.py``, ``predict.py``,
+    ``evaluate.py``) live once in ``cases/_shared/``; a case's own file of
+    the same name wins.
+    """
     shutil.copytree(CASES / case, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    for shared in sorted((CASES / "_shared").iterdir()):
+        if shared.is_file() and not (dst / shared.name).exists():
+            shutil.copy2(shared, dst / shared.name)
     if port:
         for path in dst.rglob("*.py"):
             path.write_text(port_source(path.read_text()))
