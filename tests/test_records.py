@@ -125,7 +125,9 @@ def test_a_driver_killed_between_a_job_and_its_batch_loses_nothing(tmp_path, led
                   "local", ledger=ledger, env_extra={"TRACKDAG_FLUSH_SECONDS": "3600"})
     root = tmp_path / "out"
     try:
-        wait_for(lambda: len(list(root.glob("job/*/done.json"))) == 4, what="every job done on disk")
+        # (and the fifth started: it is in the ledger, so the count below is exact, not a race with its start)
+        wait_for(lambda: len(list(root.glob("job/*/done.json"))) == 4 and ledger.exists()
+                 and len(ledger.read_text().splitlines()) == 5, what="four jobs done on disk, the fifth running")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
