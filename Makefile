@@ -18,6 +18,7 @@ demo: $(STAMP)
 	cd examples/demo && PATH="$(CURDIR)/$(BIN):$$PATH" ./run_pipeline.sh
 
 test: $(STAMP)
+	$(BIN)/python tests/kwdagger/kwd_support.py   # the real KWDagger 0.4.1, in its own test-only venv
 	$(BIN)/python -m pytest -q trackdag tests --ignore=tests/faults
 
 # The slow fault loops: random kill -9s, readers held for a minute, full and

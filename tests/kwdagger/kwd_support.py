@@ -361,3 +361,13 @@ def trackdag_printed_commands(text: str, root: Path) -> dict[str, list[tuple[str
             command = head[2].split("\n\n", 1)[0]
             found.setdefault(head[1], []).append(norm_command(command, root))
     return {k: sorted(v) for k, v in sorted(found.items())}
+
+
+if __name__ == "__main__":
+    # `make test` builds the venv before the suite, so the suite's own time is the tests' (a fresh
+    # machine spends about a minute in pip here); in the suite, the fixture then finds it made.
+    try:
+        print(f"KWDagger test venv: {_kwd().venv}")
+    except BaseException as exc:  # pytest.skip / pytest.fail, outside pytest
+        print(f"KWDagger test venv: {exc}", file=sys.stderr)
+        sys.exit(1 if os.environ.get("TRACKDAG_REQUIRE_KWDAGGER") == "1" else 0)
