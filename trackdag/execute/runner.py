@@ -250,22 +250,25 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
                                      error=f"could not start {spec.argv[0]}: {exc}"), worker)
     for _, w in pipes:
         os.close(w)
+    if table is not None:
+        # registered with the watchdog at once: a driver killed from here on cannot leave the job running
+        if spec.driver and spec.driver[0] == HOST and spec.driver[1] != os.getpid() and table.watchdog:
+            table.watchdog.watch(spec.driver[1])  # a Ray worker of this host: the driver's death ends the job
+        table.add(spec.job_id, proc)
     try:
         copier = LogCopier([(pipes[0][0], os.path.join(folder, STDOUT)),
                             (pipes[1][0], os.path.join(folder, STDERR))], limit)
     except OSError as exc:  # the logs cannot even be created (a full disk): stop the job, say why
         _killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        if table is not None:
+            table.remove(spec.job_id)
         for r, _ in pipes:
             os.close(r)
         now = time.time()
         return _finish(spec, Outcome(spec.job_id, spec.attempt, "failed", None, None, started, now, HOST,
                                      proc.pid, error=f"could not write its logs in {folder}: "
                                                      f"{exc.strerror or exc}"), worker)
-    if table is not None:
-        if spec.driver and spec.driver[0] == HOST and spec.driver[1] != os.getpid() and table.watchdog:
-            table.watchdog.watch(spec.driver[1])  # a Ray worker of this host: the driver's death ends the job
-        table.add(spec.job_id, proc)
     timer = _Timer(proc.pid, spec.timeout)
     mark_running(folder, {"pid": proc.pid, "pgid": proc.pid, "host": HOST, "started": started,
                           "attempt": spec.attempt, "run_id": spec.run_id, "job_id": spec.job_id})
