@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .errors import PlanError
 from .layout import CONFIG, DONE, changed_outputs, read_record
 from .records import INTERRUPTED, attempt_numbers, read_attempts, read_run_rows, read_runs
 from .results import read_result_json
@@ -339,6 +340,11 @@ def stale_folders(con: Any, root: str, plan: Any, disk: Mapping[str, str]) -> li
         "folder": pa.array([j.folder for j in jobs], pa.string()),
         "disk": pa.array([disk.get(j.job_id, "planned") for j in jobs], pa.string())}))
     try:
+        clash = con.execute("SELECT d.folder, d.job_id, j.job_id FROM td_disk d JOIN jobs j "
+                            "ON j.folder = d.folder AND j.job_id <> d.job_id LIMIT 1").fetchone()
+        if clash:  # checked here, before any job runs (the plan's registration comes beside the first jobs)
+            raise PlanError(f"short id collision: {clash[0]} belongs to job {clash[2]} in the catalog, not "
+                            f"{clash[1]}; move that folder's job away or use another --root")
         found = con.execute("""
             SELECT d.folder, d.disk,
                    d.disk = 'done' AND (j.job_id IS NULL OR j.status <> 'done' OR j.result_status IS NULL
@@ -403,9 +409,11 @@ def recover(cat: Any, root: str, plan: Any, disk: Mapping[str, str], now: float,
     with cat.transaction() as con:
         write_back_attempts(con)   # what a full disk kept out of the folders, now that there may be room
         lost = record_lost_attempts(con, root, now)
-        folders = set(stale_folders(con, root, plan, disk)) | set(lost) | set(orphans) | set(pending)
-        if not con.execute("SELECT count(*) FROM jobs").fetchone()[0]:
-            folders |= set(job_folders(root))  # a new (or deleted) catalog over an old root: take it all in
+        folders = set(lost) | set(orphans) | set(pending)
+        if con.execute("SELECT count(*) FROM jobs").fetchone()[0]:
+            folders |= set(stale_folders(con, root, plan, disk))
+        else:  # a new (or deleted) catalog, over an old root or none: take in every folder there is
+            folders |= set(job_folders(root))
         counts = import_folders(cat, sorted(folders), root=root, con=con)
         dead = [r for (r,) in con.execute("SELECT run_id FROM runs WHERE status = 'running' AND root = ?",
                                           [root]).fetchall()]

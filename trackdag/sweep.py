@@ -2,8 +2,9 @@
 
 :func:`prepare` does everything that only reads (parse, validate, plan);
 :func:`dry_run` reports what a run would do and writes nothing at all;
-:func:`run` registers the run and its jobs in the catalog, writes the job
-folders of the jobs that need to run, executes them and records every outcome.
+:func:`run` registers the run and its jobs in the catalog, executes the jobs that need
+to run, each job's folder written just before the job is submitted (so the
+first job starts at once, whatever the sweep's size), and records every outcome.
 Re-running the same command is a resume: jobs whose done record matches
 their id are not run again.  ``limit`` / ``order`` / ``seed`` (``run --limit
 N --order spread``) take only N rows not yet complete (see :mod:`trackdag.order`).
@@ -292,7 +293,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     from .execute.scheduler import JobOptions, Recorder, execute
     from .lock import RunLock
     from .provenance import run_provenance
-    from .records import update_run, write_run, write_run_rows
+    from .records import write_run
+    from .registration import FolderAttempts, Registration
     from .reindex import recover
 
     t0 = time.time()
@@ -360,26 +362,27 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             fill_record = {} if fill is None else {"row_limit": fill.limit, "row_order": fill.order,
                                                    "row_seed": fill.seed, "rows_taken": list(fill.taken)}
             write_run(the_plan.root, {**run_row, **fill_record})  # the record first, then its index
-            write_run_rows(the_plan.root, run_id, the_plan.row_jobs)
-            cat.begin_run(run_row)
             begun = True
-            attempts = cat.register_plan(run_id, the_plan, status)
+            # The rows file, the runs row and the plan go in beside the first jobs (see trackdag.registration).
+            registration = Registration(cat, run_row, the_plan, status)
+            recorder.registration = registration
+            registration.start()
             if selection is not None:
                 from .rerun import set_aside
 
                 for job_id in selection.job_ids:  # the previous done attempt's outputs, moved aside (kept)
                     set_aside(the_plan.jobs[job_id].folder, job_id, run_id)
-            for job_id in to_run:
-                write_job_folder(the_plan.jobs[job_id], the_plan)
             if on_plan is not None:
                 on_plan(the_plan, len(to_run))
             options = JobOptions(env=env, run_id=run_id, timeout=timeout, log_limit=log_limit,
                                  hash_outputs=hash_outputs)
-            result = execute(the_plan, to_run, executor, recorder, attempts_before=attempts,
+            result = execute(the_plan, to_run, executor, recorder, attempts_before=FolderAttempts(the_plan.jobs),
                              cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, retry=retry,
-                             on_event=on_event, on_tick=on_tick, options=options)
+                             on_event=on_event, on_tick=on_tick, options=options,
+                             write_folder=lambda job: write_job_folder(job, the_plan))
             counts = result.counts
-            final = "cancelled" if result.interrupted else ("failed" if counts.failed else "done")
+            final = "cancelled" if result.interrupted else (
+                "failed" if counts.failed or result.write_error else "done")
         except KeyboardInterrupt:  # before or after execute(): nothing left running
             final = "cancelled"
             raise
@@ -391,6 +394,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
                     _finish_run(cat, recorder, run_id, the_plan.root, final, result)
                 for sig, handler in handlers.items():
                     signal.signal(sig, handler)
+    if result is not None and result.write_error is not None:
+        raise result.write_error  # a full or read-only disk: the jobs it left stay planned for the next run
     if recorder.error is not None:
         # The jobs ran and their folders hold every outcome; the catalog could not be written.
         raise type(recorder.error)(f"{recorder.error} (the run went on: {result.counts.done} jobs done, "
@@ -441,6 +446,7 @@ def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, res
         counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
     ended = time.time()
     update_run(root, run_id, status=final, ended=ended, **counts_row)
+    recorder.registered(wait=True)  # stopped before execute(): the runs row may still be on its way
     if recorder.pending is not None or recorder.error is not None:
         return  # the catalog is held or gone: the run's end is in its record, for the next writer
     try:

@@ -7,7 +7,8 @@ folders under its root:
 - a done job whose outputs are missing or changed since its done record was
   written (size and modification time; with ``content=True`` the sha256 too,
   for outputs recorded with ``trackdag run --hash-outputs``);
-- a job folder the catalog does not know, or a catalog job whose folder is gone;
+- a job folder the catalog does not know, or a catalog job whose folder is gone (a job never
+  submitted has none yet: a run writes each folder just before it starts the job);
 - a folder holding another job than the catalog says (a short-id collision),
   or two jobs of a node with one short id;
 - attempts recorded in a folder but not in the catalog, or the other way.
@@ -64,6 +65,8 @@ def verify(root: "str | os.PathLike", catalog: "str | os.PathLike | None" = None
     known = {folder for *_, folder, _s, _a in jobs}
     for job_id, node, short, folder, status, _attempts in jobs:
         if not os.path.isdir(folder):
+            if status in ("planned", "skipped") and not _attempts:
+                continue  # never submitted: a run writes a job's folder just before it starts the job
             problems.append(Problem("missing-folder", folder, f"the catalog has job {job_id[:12]}... ({status}) "
                                                               "but its folder is gone"))
             continue

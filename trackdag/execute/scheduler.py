@@ -68,6 +68,8 @@ class ExecutionResult:
     counts: Counts
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
+    #: why no more jobs were started: a job folder the disk refused (full, read-only); the rest stay planned
+    write_error: OSError | None = None
 
 
 class Recorder:
@@ -83,10 +85,12 @@ class Recorder:
     """
 
     def __init__(self, catalog: "Catalog | None", run_id: str, plan: "Plan | None" = None,
-                 final_wait: float | None = None) -> None:
+                 final_wait: float | None = None, registration: Any = None) -> None:
         from ..catalog.connection import lock_timeout
 
         self.catalog = catalog
+        #: the run's :class:`trackdag.registration.Registration`: no batch is written before it is done
+        self.registration = registration
         self.run_id = run_id
         self.plan = plan
         #: how long the last flush waits for a reader: 10 s, or TRACKDAG_LOCK_TIMEOUT when shorter
@@ -122,8 +126,24 @@ class Recorder:
         if outcome.status == "done":
             self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
+    def registered(self, wait: bool) -> bool:
+        """Whether the run's jobs are in the catalog (``wait``: until the registration ends); its error is ours."""
+        if self.registration is None:
+            return True
+        if not wait and not self.registration.done():
+            return False
+        error = self.registration.wait()
+        self.registration = None
+        if isinstance(error, CatalogError):
+            self.error = self.error or error
+        elif error is not None:
+            raise error
+        return True
+
     def maybe_flush(self) -> None:
         """Flush if a second has passed, without waiting: a reader holding the catalog only delays it."""
+        if not self.registered(wait=False):
+            return
         if self.error is None and time.monotonic() - self._last >= FLUSH_SECONDS:
             try:
                 self.flush(timeout=0)
@@ -142,6 +162,7 @@ class Recorder:
     def finish(self) -> None:
         """The last flush: wait a little for a reader, then leave the rest to the next writer (see the class)."""
         try:
+            self.registered(wait=True)
             if self.error is not None:
                 raise self.error
             self.flush(timeout=self.final_wait)
@@ -217,7 +238,8 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             fail_fast: bool = False, retry: int = 0,
             on_event: Callable[[str, "Job", Outcome | None], None] | None = None,
             on_tick: Callable[[], None] | None = None,
-            options: JobOptions | None = None) -> ExecutionResult:
+            options: JobOptions | None = None,
+            write_folder: Callable[["Job"], None] | None = None) -> ExecutionResult:
     """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done.
 
     A failed job is submitted again up to ``retry`` times (each attempt is
@@ -228,6 +250,13 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     the run's settings into every job spec: ``env`` is added to every job's
     environment (on Ray, jobs otherwise see the worker's), the per-job
     timeout, the log cap.
+
+    ``write_folder(job)`` writes a job's folder: just before its first
+    attempt is submitted (so the first job starts without waiting for the
+    others' folders), and when it is skipped (its folder is the record of
+    that).  When it raises OSError before a submit (a full or read-only
+    disk) no new job starts, the running ones finish and are recorded, and
+    ``ExecutionResult.write_error`` says why; the jobs left stay planned.
 
     The caller starts the executor before and closes it after (see
     :func:`trackdag.sweep.run`): with nothing to run, none is started.
@@ -255,6 +284,11 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 pending.discard(child)
                 counts.skipped += 1
                 recorder.state(child, "skipped", error=f"ancestor {plan.jobs[job_id].name} did not finish")
+                if write_folder is not None:
+                    try:
+                        write_folder(plan.jobs[child])  # reindex derives 'skipped' from its parents' folders
+                    except OSError:
+                        pass  # a full disk: the catalog still has the skip, and the next run plans the job again
                 emit("skipped", child)
                 stack.extend(children[child])
 
@@ -295,6 +329,13 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 job_id = ready.popleft()
                 if job_id not in pending or job_id in running:
                     continue
+                if write_folder is not None and job_id not in tries:
+                    try:
+                        write_folder(plan.jobs[job_id])
+                    except OSError as exc:
+                        result.write_error = exc
+                        stop_submitting = True
+                        break
                 tries[job_id] = tries.get(job_id, 0) + 1
                 attempt = attempts_before.get(job_id, 0) + tries[job_id]
                 executor.submit(job_spec(plan, plan.jobs[job_id], attempt, options=options))

@@ -1,0 +1,92 @@
+"""A run's registration in the catalog, done beside its first jobs instead of before them.
+
+Registering a big plan (every job, its params, rows and edges, in one bulk
+transaction) takes seconds at 100,000 configurations; nothing a job needs
+comes from it.  So :func:`trackdag.sweep.run` starts a :class:`Registration`
+thread and submits jobs at once: the thread writes the run's rows file
+(``<root>/.trackdag/runs/<run>.rows.json.gz``, the record) and then the
+catalog's ``runs`` row and the plan (the index).  The run's recorder
+(:class:`trackdag.execute.scheduler.Recorder`) holds its micro-batches until
+the registration is done, so no outcome reaches the catalog before its job.
+A job's attempt numbers come from its folder (see :class:`FolderAttempts`),
+not from the catalog.
+
+If the catalog cannot be written (a reader holds it past the lock timeout,
+it is gone, the disk is full) the jobs still run and their folders keep
+every outcome; the run then ends with that error, as when the catalog fails
+mid-run, and the next run or ``trackdag reindex`` catches up (see
+:func:`trackdag.reindex.recover`).
+
+Example:
+    >>> attempts = FolderAttempts({})
+    >>> attempts.get("no-such-job", 0)
+    0
+"""
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .records import attempt_numbers, write_run_rows
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .plan import Plan
+
+
+class Registration(threading.Thread):
+    """Writes a run's rows file, its ``runs`` row and its plan, in that order (see the module docstring)."""
+
+    def __init__(self, catalog: "Catalog", run_row: Mapping[str, Any], plan: "Plan",
+                 status: Mapping[str, str]) -> None:
+        super().__init__(name="trackdag-registration", daemon=True)
+        self.catalog = catalog
+        self.run_row = dict(run_row)
+        self.plan = plan
+        self.status = dict(status)
+        #: what stopped it (a CatalogError, or anything unexpected), for the recorder and the run
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            run_id = self.run_row["run_id"]
+            write_run_rows(self.plan.root, run_id, self.plan.row_jobs)
+            self.catalog.begin_run(self.run_row)
+            self.catalog.register_plan(run_id, self.plan, self.status)
+        except BaseException as exc:  # reported by wait(); a thread must not die silently
+            self.error = exc
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        """True once it has finished, well or not (never blocks)."""
+        return self._done.is_set()
+
+    def wait(self) -> BaseException | None:
+        """Block until it has finished; returns what stopped it, or None."""
+        self._done.wait()
+        return self.error
+
+
+class FolderAttempts:
+    """Job id -> the attempts its folder records so far (read when first asked; 0 without a folder).
+
+    The folder is the record: after :func:`trackdag.reindex.recover` the
+    catalog knows no attempt the folder lacks, so numbering from the folder
+    continues the job's history without waiting for the catalog.
+    """
+
+    def __init__(self, jobs: Mapping[str, Any]) -> None:
+        self.jobs = jobs  # job id -> Job (a plan's ``jobs``)
+        self._known: dict[str, int] = {}
+
+    def get(self, job_id: str, default: int = 0) -> int:
+        if job_id not in self._known:
+            job = self.jobs.get(job_id)
+            numbers = attempt_numbers(job.folder) if job is not None else []
+            self._known[job_id] = numbers[-1] if numbers else default
+        return self._known[job_id]
+
+
+__all__ = ["Registration", "FolderAttempts"]
