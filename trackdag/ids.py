@@ -71,7 +71,12 @@ def canonical_json(obj: Any) -> str:
 
 def digest(obj: Any) -> str:
     """Full SHA-256 hex digest of the canonical JSON of ``obj``."""
-    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+    return digest_text(canonical_json(obj))
+
+
+def digest_text(text: str) -> str:
+    """Full SHA-256 hex digest of ``text`` already in canonical JSON (see :mod:`trackdag.fragments`)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _encode(number: int, alphabet: str) -> str:

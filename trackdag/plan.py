@@ -33,10 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import ParamsError, PlanError, did_you_mean
-from .ids import canonical_json, digest, short_id
+from .fragments import Fragments, join_parts
+from .ids import canonical_json, digest, digest_text, short_id
 from .node import NO_DEFAULT
 from .pipeline import Pipeline
 
+from .row_keys import ENABLED, SLURM, TYPO_CUTOFF, check_row_keys  # noqa: F401
 from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
                        check_row_values, command_words, format_value, render_command)
 from .gather import MANIFEST_DIR
@@ -98,77 +100,6 @@ class Plan:
         for parent, child in self.edges:
             kids[parent].append(child)
         return kids
-
-
-#: row keys with a meaning of their own (KWDagger's): not parameters, never in a job id
-ENABLED = "__enabled__"
-SLURM = "__slurm_options__"
-#: how close an undeclared name must be to a declared one to be taken for its typo (difflib ratio)
-TYPO_CUTOFF = 0.8
-
-
-def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params",
-                   out_overrides: bool = False) -> list[str]:
-    """Reject keys that name no node, an output, a connected input or a near-miss of a declared param.
-
-    All problems are reported together in one line.  A key naming a param
-    the node does not declare, and close to none it does, is accepted as an
-    algo param (KWDagger's rule: it enters the job id and the command line);
-    returns those keys, for a note.  With ``out_overrides`` (``trackdag
-    schedule``, KWDagger's command line) a key naming an output is accepted:
-    it names that output's file in the job folder.
-    """
-    problems, undeclared = [], []
-    seen: set[str] = set()
-    for row in rows:
-        for key in row:
-            if key in seen:
-                continue
-            seen.add(key)
-            problem = _key_problem(pipeline, key, out_overrides)
-            if problem == "undeclared":
-                undeclared.append(key)
-            elif problem:
-                problems.append(problem)
-    if problems:
-        raise ParamsError(f"{source}: " + "; ".join(problems))
-    return undeclared
-
-
-def _key_problem(pipeline: Pipeline, key: str, out_overrides: bool = False) -> str | None:
-    if key == SLURM:
-        return None
-    node_name, dot, param = key.partition(".")
-    if not dot or not param:
-        return f"key {key!r} is not <node>.<param>"
-    node = pipeline.nodes.get(node_name)
-    if node is None:
-        return f"key {key!r} names no node of the pipeline" + (
-            did_you_mean(node_name, list(pipeline.nodes)) or f" (nodes: {', '.join(pipeline.order)})")
-    if param in (ENABLED, SLURM):
-        return None
-    if param in node.out_paths:
-        if out_overrides:
-            return None
-        return (f"key {key!r} is an output of {node_name}; its path is fixed by out_paths "
-                "(`trackdag schedule`, KWDagger's command line, takes it as the file's name in the job folder)")
-    connected = pipeline.connected_inputs(node_name)
-    if param in connected:
-        src = ", ".join(p.key for p in connected[param])
-        return f"key {key!r} is connected to {src}; remove it from the params"
-    fed_params = {k for k in node.algo_params if node.param_ports[k].sources}
-    if param in fed_params:
-        src = ", ".join(p.key for p in node.param_ports[param].sources)
-        return f"key {key!r} is connected to {src}; remove it from the params"
-    if param not in node.param_names:
-        import difflib
-
-        settable = sorted(node.param_names - set(connected) - fed_params)
-        close = difflib.get_close_matches(param, settable, n=1, cutoff=TYPO_CUTOFF)
-        if close:
-            return f"node {node_name!r} declares no param {param!r} (did you mean {close[0]!r}?)"
-        return "undeclared"
-    return None
 
 
 @dataclass
@@ -267,7 +198,25 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     :mod:`trackdag.slurm_options`).  ``out_overrides``: a row may name an
     output's file (KWDagger's ``<node>.<output>: name.json``), a path relative
     to the job folder like ``out_paths``; it enters the job id.
+
+    Python's cyclic garbage collector is paused meanwhile: planning makes
+    millions of small objects and no cycles, and the collector's passes over
+    them took about a third of the time at 100,000 configurations.
     """
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(pipeline, rows, root, cwd=cwd, source=source, slurm_options=slurm_options,
+                     out_overrides=out_overrides)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike", *, cwd: "str | None",
+          source: str, slurm_options: Mapping[str, Any] | None, out_overrides: bool) -> Plan:
     from .slurm_options import merge, to_resources
 
     check_row_values(rows, source=source)
@@ -285,6 +234,9 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     lookups: dict[str, dict[str, Any]] = {}
     #: node -> its jobs, in the order rows made them (a gather's candidates)
     by_node_jobs: dict[str, dict[str, Job]] = {}
+    fragments = Fragments()
+    need_lookups = any(info.gathers for info in infos)  # only a gather looks jobs up by their values
+    absolute: dict[str, Any] = {}  # path value -> absolute path (most rows share a few files)
     states = []
     for index, row in enumerate(rows):
         by_node: dict[str, dict[str, Any]] = {}
@@ -306,6 +258,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
         declared_inputs = set(pipeline.nodes[info.name].in_paths)
         base_slurm = to_resources(merge(slurm_options, info.slurm))
         node_dir = os.path.join(root, info.name, "")
+        node_json = canonical_json(info.name)
         # each output's path below the job folder, normalized once (None: the folder itself)
         out_rel = {k: None if rel in (".", "./") or os.path.normpath(rel) == "." else os.path.normpath(rel)
                    for k, rel in info.out_paths.items()}
@@ -336,7 +289,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             parents: dict[str, None] = {}
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
-            lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()}
+            lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()} if need_lookups else {}
             for port in sorted(base_ports | (given.keys() & info.in_keys) if given else base_ports):
                 sources = info.fed.get(port)
                 if port in info.gathers:
@@ -348,7 +301,8 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                         parent = state.jobs[src_node]
                         parents[parent.job_id] = None
                         paths.append(parent.outputs[src_port])
-                        lookup.update(lookups[parent.job_id])
+                        if need_lookups:
+                            lookup.update(lookups[parent.job_id])
                     value, origin = (paths[0] if len(paths) == 1 else VarArgs(paths)), "parent"
                 elif sources:  # forwarded from another node's input (several peers: whichever has a value)
                     found = [(f"{s[1]}.{s[2]}", state.values[(s[1], s[2])]) for s in sources
@@ -361,11 +315,17 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     for _k, (_v, from_job) in found:
                         if from_job not in (None, "parent"):
                             parents[from_job] = None
-                            lookup.update(lookups[from_job])
-                elif port in given:
-                    value, origin = absolute_path(given[port], cwd), None
+                            if need_lookups:
+                                lookup.update(lookups[from_job])
                 else:
-                    value, origin = absolute_path(info.input_defaults[port], cwd), None
+                    raw = given[port] if port in given else info.input_defaults[port]
+                    if type(raw) is str:
+                        value = absolute.get(raw)
+                        if value is None:
+                            value = absolute[raw] = absolute_path(raw, cwd)
+                    else:
+                        value = absolute_path(raw, cwd)
+                    origin = None
                 if value is None:
                     missing[f"{info.name}.{port}"] = None
                     continue
@@ -375,7 +335,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     id_inputs[port] = value
                     lookup[f"{info.name}.{port}"] = given.get(port, value)
             for src, _k in (s for srcs in info.param_fed.values() for s in srcs):
-                if src in state.jobs:
+                if src in state.jobs and need_lookups:
                     lookup.update(lookups[state.jobs[src].job_id])
             for port in members_of:
                 spec = info.gathers[port]
@@ -388,13 +348,18 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             for port in sorted(declared_inputs.difference(inputs, members_of)):
                 if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
-            payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
-                                       "parents": sorted(parents)}
-            if gather_ids:
-                payload["gather"] = gather_ids
-            if out_given:
-                payload["outputs"] = out_given
-            job_id = digest(payload)
+            if gather_ids or out_given:
+                payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
+                                           "parents": sorted(parents)}
+                if gather_ids:
+                    payload["gather"] = gather_ids
+                if out_given:
+                    payload["outputs"] = out_given
+                job_id = digest(payload)
+            else:  # the same text as canonical_json of that payload, from cached members
+                job_id = digest_text(f'{{"algo":{fragments.json_object(algo)},"inputs":'
+                                     f'{fragments.json_object(id_inputs)},"node":{node_json},"parents":['
+                                     + ",".join([f'"{p}"' for p in sorted(parents)]) + "]}")
             job = jobs.get(job_id)
             if job is None:
                 short = short_id(job_id)
@@ -415,20 +380,26 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 args = sorted({**params, **inputs, **outputs}.items())
                 requested = {k: v for k, v in state.row.items() if k.partition(".")[0] in info.config_nodes
                              and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM}
-                words = command_words(args)
-                check_command(info.name, info.executable, words, source=source)
+                built = fragments.command_parts(args)
+                if built is None or not Fragments.fits(info.executable, built[1]):
+                    words = command_words(args)
+                    check_command(info.name, info.executable, words, source=source)  # raises, or it fits
+                    command = _join_command(info.executable, words)
+                else:
+                    command = join_parts(info.executable, built[0])
                 row_wide = state.row.get(SLURM)
                 mapped, ignored = (base_slurm if row_wide is None and row_slurm is None else
                                    to_resources(merge(slurm_options, row_wide, info.slurm, row_slurm)))
                 ignored_slurm.update(dict.fromkeys(ignored))
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
-                          requested, _join_command(info.executable, words), state.index,
+                          requested, command, state.index,
                           {**mapped, **info.resources}, enabled == "redo", gathered, info.setup, info.teardown)
                 jobs[job_id] = job
                 # its outputs' paths too, for a gather grouped by an ancestor's output (KWDagger's
                 # group_by=['prepare.data_fpath']: one group per prepare job)
-                lookup.update({f"{info.name}.{k}": v for k, v in outputs.items()})
-                lookups[job_id] = lookup
+                if need_lookups:
+                    lookup.update({f"{info.name}.{k}": v for k, v in outputs.items()})
+                    lookups[job_id] = lookup
                 for parent in parents:
                     edges[(parent, job_id)] = None
             elif perf and any(job.params.get(k) != v for k, v in perf.items()):
