@@ -89,7 +89,8 @@ def fragment(draw, key, benign):
     """
     lst = draw(list_text(2, benign))
     after = draw(st.sampled_from(["", "  ", " # note", "\n# c", "\n  # c", "\n\n"] + (
-        [] if benign else ["#x", " junk", ", x", ": v", "\n  more", "\n  - y"])))
+        [] if benign else ["#x", " junk", ", x", ": v", "\n: v", "\n  : v", "\n  more",
+                           "\n  - y"])))
     kind = draw(st.sampled_from([0, 1, 2, 3, 4, 11, 13, 18]) if benign else st.integers(0, 21))
     quoted = draw(st.sampled_from([key, f'"{key}"', f"'{key}'", f"{key}.b-c/d", f"{key} x"]))
     return [
