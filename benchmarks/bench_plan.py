@@ -3,6 +3,9 @@
 Targets (issue: core path):
 - `trackdag run --dry-run` over 16,384 configurations (32,768 jobs): <= 2 s and <= 300 MB peak.
 - registering those jobs in the catalog in bulk (a real run's first step): <= 3 s.
+- `trackdag run --dry-run --max-configs 10` on a params file whose YAML holds a
+  1,000,000-value list: <= 1 s (issue: scale). Its parse time is also measured with
+  the YAML loader (trackdag.yaml12) and with the fast path (trackdag.yaml_fast).
 
 KWDagger 0.4.1 needed 43.6 s and 1.4 GB for the same dry run on this kind of machine
 (figure from ../shared/reference; not re-run here).
@@ -35,6 +38,25 @@ matrix:
     stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
     stage1_predict.param1: {json.dumps(list(range(N_PARAM1)))}
     stage1_evaluate.workers: 4
+"""
+
+N_BIG = 1_000_000  # values of param1 in the big params file (x 2 source files)
+
+BIG_PARAMS = f"""
+pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
+matrix:
+    stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
+    stage1_predict.param1: {json.dumps(list(range(N_BIG)))}
+    stage1_evaluate.workers: 4
+"""
+
+PARSE = """
+import sys, time, json, importlib
+loader = importlib.import_module(sys.argv[1])
+text = open(sys.argv[2], encoding="utf-8").read()
+t0 = time.perf_counter()
+data = loader.load(text)
+print(json.dumps({"parse_s": time.perf_counter() - t0, "n": len(data["matrix"]["stage1_predict.param1"])}))
 """
 
 REGISTER = """
@@ -91,6 +113,21 @@ def main() -> None:
             _, peak, out = child([sys.executable, "-c", REGISTER, str(params_file), str(work / f"reg{i}")], cwd)
             info = json.loads(out)
             rows.append(("register 32,768 jobs in the catalog (bulk, one transaction)", info["register_s"], peak))
+        big_file = cwd / "big_params.yaml"
+        big_file.write_text(BIG_PARAMS)
+        for module, name in (("trackdag.yaml12", "YAML loader (yaml12, libyaml)"),
+                             ("trackdag.yaml_fast", "fast path (yaml_fast)")):
+            for i in range(args.repeat):
+                _, peak, out = child([sys.executable, "-c", PARSE, module, str(big_file)], cwd)
+                info = json.loads(out)
+                assert info["n"] == N_BIG, info
+                rows.append((f"parse the 1,000,000-value YAML params file, {name}", info["parse_s"], peak))
+        for i in range(args.repeat):
+            wall, peak, out = child([sys.executable, "-m", "trackdag", "run", "--params", str(big_file),
+                                     "--root", str(work / f"big{i}"), "--dry-run", "--max-configs", "10"], cwd)
+            assert "jobs: 20 " in out, out[:500]
+            rows.append(("dry run --max-configs 10 on the 1,000,000-value YAML file (whole CLI process)",
+                         wall, peak))
         print("| measurement | seconds | peak RSS MB |")
         print("|---|---|---|")
         for name, seconds, peak in rows:

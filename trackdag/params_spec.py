@@ -1,7 +1,8 @@
 """Load a ``--params`` spec: YAML/JSON text, a file or a Python object -> :class:`ParamsSpec`.
 
 Parsing only: the text becomes data (JSON first, else YAML 1.2 through
-:mod:`trackdag.yaml12`; a syntax error is one line with its line number),
+:mod:`trackdag.yaml12`, long JSON-style lists through :mod:`trackdag.yaml_fast`
+with the same result; a syntax error is one line with its line number),
 and the top-level keys that are not part of the grid are split off: a
 ``pipeline:`` reference (which the entries of a spec list must agree on)
 and KWDagger's ``slurm_options:`` mapping.  The grid itself is validated
@@ -24,7 +25,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from . import yaml12
+from . import yaml_fast
 from .errors import ParamsError
 
 __all__ = ["ParamsSpec", "load_params"]
@@ -66,7 +67,7 @@ def _parse_text(text: str, source: str) -> Any:
         except ValueError:
             pass  # flow-style YAML such as `{a.x: [1, 2]}` is not JSON
     try:
-        return yaml12.load(text)
+        return yaml_fast.load(text)  # yaml12.load, faster on long JSON-style lists
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
