@@ -65,3 +65,25 @@ def test_canonical_json_still_refuses_what_has_no_json_spelling():
         with pytest.raises(TrackdagError):
             canonical_json(bad)
     assert canonical_json({"a": (1, [True, None, 1.5])}) == '{"a":[1,[true,null,1.5]]}'
+
+
+def test_short_ids_by_table_equal_the_plain_base36_digits():
+    """short_id's table look-ups give the first 12 base-36 digits, zero-padded, for any 256-bit value."""
+    import hashlib
+    import random
+
+    from trackdag import ids
+
+    def plain(full):
+        n, out = int(full, 16), ""
+        while n:
+            n, r = divmod(n, 36)
+            out = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + out
+        return (out or "0")[:12].rjust(12, "0")
+
+    rng = random.Random(0)
+    cases = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(2000)]
+    cases += [format(rng.getrandbits(bits), "064x") for bits in range(1, 257)]
+    cases += [format(v, "064x") for k in range(50) for v in (36 ** k - 1, 36 ** k) if 0 <= v < 2 ** 256]
+    cases += ["0" * 64, "f" * 64]
+    assert [ids.short_id(c) for c in cases] == [plain(c) for c in cases]

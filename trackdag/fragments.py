@@ -38,15 +38,6 @@ _SCALARS = (str, int, float, bool, type(None))
 _SAFE_CHARS = min(MAX_ARG_BYTES, MAX_COMMAND_BYTES) // 4
 
 
-def _cache_key(key: str, value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return key, value
-    if kind is float:
-        return key, float, repr(value)
-    return key, kind, value
-
-
 class Fragments:
     """The caches of one planning pass (see the module docstring)."""
 
@@ -57,9 +48,10 @@ class Fragments:
     # -- canonical JSON -------------------------------------------------------------
     def member(self, key: str, value: Any) -> str:
         """``"key":<canonical JSON of value>``, as in a canonical object."""
-        if type(value) not in _SCALARS:
+        kind = type(value)
+        if kind not in _SCALARS:
             return canonical_json(key) + ":" + canonical_json(value)
-        ck = _cache_key(key, value)
+        ck = (key, value) if kind is str else ((key, kind, repr(value)) if kind is float else (key, kind, value))
         found = self._members.get(ck)
         if found is None:
             if len(self._members) >= CACHE_LIMIT:
@@ -69,18 +61,30 @@ class Fragments:
 
     def json_object(self, mapping: Mapping[str, Any]) -> str:
         """``canonical_json(mapping)`` for a mapping with string keys."""
-        return "{" + ",".join([self.member(k, mapping[k]) for k in sorted(mapping)]) + "}"
+        members, out = self._members, []
+        for key in sorted(mapping):
+            value = mapping[key]
+            kind = type(value)  # the cache key, as in member() (inlined: this runs for every job)
+            if kind is str:
+                found = members.get((key, value))
+            elif kind is float or kind not in _SCALARS:
+                found = None
+            else:
+                found = members.get((key, kind, value))
+            out.append(found if found is not None else self.member(key, value))
+        return "{" + ",".join(out) + "}"
 
     # -- commands ---------------------------------------------------------------------
     def _word(self, key: str, value: Any) -> tuple[str, int, bool]:
-        """(shell-quoted ``--key=value``, its length in characters, whether it holds a NUL)."""
-        ck = _cache_key(key, value)
+        """(shell-quoted ``--key=value``, its length in characters plus a space, whether it holds a NUL)."""
+        kind = type(value)
+        ck = (key, value) if kind is str else ((key, kind, repr(value)) if kind is float else (key, kind, value))
         found = self._words.get(ck)
         if found is None:
             if len(self._words) >= CACHE_LIMIT:
                 self._words.clear()
             word = f"--{key}={format_value(value)}"
-            found = self._words[ck] = (shlex.quote(word), len(word), "\x00" in word)
+            found = self._words[ck] = (shlex.quote(word), len(word) + 1, "\x00" in word)
         return found
 
     def command_parts(self, args: Iterable[tuple[str, Any]]) -> "tuple[list[str], int] | None":
@@ -90,21 +94,30 @@ class Fragments:
         be too long: then :func:`trackdag.commands.check_command` must look
         at it (and will refuse it or say it fits).
         """
-        parts, chars = [], 0
+        words, parts, chars = self._words, [], 0
         for key, value in args:
-            if type(value) in _SCALARS:
-                quoted, size, nul = self._word(key, value)
-                if nul:
-                    return None
-                parts.append(quoted)
-                chars += size + 1
+            kind = type(value)  # the cache key, as in _word() (inlined: this runs for every argument)
+            if kind is str:
+                found = words.get((key, value))
+            elif kind is float or kind not in _SCALARS:
+                found = None
             else:
-                words = [f"--{key}"] + [format_value(v) for v in value] if isinstance(value, VarArgs) \
-                    else [f"--{key}={format_value(value)}"]
-                if any("\x00" in w for w in words):
-                    return None
-                parts.append(" ".join(shlex.quote(w) for w in words))
-                chars += sum(len(w) + 1 for w in words)
+                found = words.get((key, kind, value))
+            if found is None:
+                if kind not in _SCALARS:
+                    several = isinstance(value, VarArgs)
+                    unquoted = [f"--{key}"] + [format_value(v) for v in value] if several \
+                        else [f"--{key}={format_value(value)}"]
+                    if any("\x00" in w for w in unquoted):
+                        return None
+                    parts.append(" ".join(shlex.quote(w) for w in unquoted))
+                    chars += sum(len(w) + 1 for w in unquoted)
+                    continue
+                found = self._word(key, value)
+            if found[2]:
+                return None
+            parts.append(found[0])
+            chars += found[1]
         return parts, chars
 
     def command(self, executable: str, args: Iterable[tuple[str, Any]], *, multiline: bool = True) -> str:

@@ -113,12 +113,32 @@ def _leading(number: int, alphabet: str, length: int) -> str:
     return _encode(number, alphabet)
 
 
+@functools.lru_cache(maxsize=None)
+def _triples36() -> tuple[str, ...]:
+    """Every 3-digit base-36 string, zero-padded, by value (46,656 of them)."""
+    return tuple(a + b + c for a in _ALPHABET36 for b in _ALPHABET36 for c in _ALPHABET36)
+
+
+_POW36_3, _POW36_6, _POW36_9 = 36 ** 3, 36 ** 6, 36 ** 9
+
+
 def short_id(full: str, length: int = SHORT_LEN) -> str:
     """First ``length`` base-36 characters of a hex digest (for folder names).
 
     >>> short_id('0' * 63 + '1')
     '000000000001'
     """
+    if length == SHORT_LEN:  # every job's: the 12 leading digits in four table look-ups
+        number = int(full, 16)
+        powers = _powers(36)
+        if number < powers[-1]:
+            digits = bisect.bisect_right(powers, number)
+            if digits > SHORT_LEN:
+                number //= powers[digits - SHORT_LEN]
+            table = _triples36()
+            high, low = divmod(number, _POW36_6)
+            return (table[high // _POW36_3] + table[high % _POW36_3]
+                    + table[low // _POW36_3] + table[low % _POW36_3])
     text = _leading(int(full, 16), _ALPHABET36, length)
     # Only digests with many leading zero bits are shorter than 12 chars;
     # pad on the left so the result is always `length` characters.

@@ -1,0 +1,104 @@
+"""The algorithmic parts of scale, held by counts (timings live in benchmarks/).
+
+- a run writes no job folder before it submits the first job;
+- ``--max-configs 10`` of a huge grid plans ten rows, never the grid;
+- a run's work with the catalog before and after its jobs does not grow with
+  the number of jobs (one bulk registration, batched outcomes).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+import pytest
+
+from trackdag import sweep
+from trackdag.catalog import Catalog
+from trackdag.execute import scheduler
+
+# Writes how many job folders of its node exist when it starts.
+COUNTER = """
+import os, sys
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:])
+node_dir = os.path.dirname(os.path.dirname(os.path.abspath(args["out"])))
+with open(args["out"], "w") as fh:
+    fh.write(str(len([n for n in os.listdir(node_dir) if n.startswith("w_id_")])))
+"""
+
+
+def _pipeline(tmp_path) -> str:
+    prog = tmp_path / "counter.py"
+    prog.write_text(COUNTER)
+    pipe = tmp_path / "pipe.yaml"
+    pipe.write_text(json.dumps({"nodes": {"w": {
+        "executable": f"{shlex.quote(sys.executable)} {shlex.quote(str(prog))}",
+        "out_paths": {"out": "count.txt"}, "algo_params": {"i": 0}}}}))
+    return str(pipe)
+
+
+def test_a_run_writes_no_job_folder_before_it_submits_the_first_job(tmp_path):
+    root = tmp_path / "out"
+    res = sweep.run({"w.i": list(range(40))}, pipeline=_pipeline(tmp_path), root=root, backend="local", workers=1)
+    assert res.exit_code == 0 and res.counts.done == 40
+    seen = {job.row: int((root / "w" / job.name / "count.txt").read_text()) for job in res.plan.jobs.values()}
+    assert seen[0] == 1  # the first job found its own folder only, not the 39 others'
+    assert sorted(seen.values()) == list(range(1, 41))  # one folder more per job: each written as it is submitted
+
+
+def test_a_folder_that_cannot_be_made_stops_new_jobs_with_its_error(tmp_path):
+    """A job folder the disk refuses (here a stray file in its place) ends the run with that error.
+
+    The running jobs finish and are recorded; the jobs not yet submitted stay
+    planned, and the next run does them.
+    """
+    root = tmp_path / "out"
+    pipe = _pipeline(tmp_path)
+    params = {"w.i": [0, 1, 2]}
+    assert sweep.run({"w.i": [0]}, pipeline=pipe, root=root, backend="local", workers=1).exit_code == 0
+    blocked = next(j for j in sweep.prepare(params, pipeline=pipe, root=root).plan.jobs.values() if j.row == 1)
+    with open(blocked.folder, "w") as fh:
+        fh.write("not a folder")
+    with pytest.raises(FileExistsError) as info:
+        sweep.run(params, pipeline=pipe, root=root, backend="local", workers=1)
+    assert info.value.filename == blocked.folder
+    status = dict(Catalog(root / "catalog.duckdb").query("SELECT status, count(*) FROM jobs GROUP BY ALL"))
+    assert status == {"done": 1, "planned": 2}
+    runs = Catalog(root / "catalog.duckdb").query("SELECT status FROM runs ORDER BY started")
+    assert [r for (r,) in runs] == ["done", "failed"]
+    os.unlink(blocked.folder)
+    again = sweep.run(params, pipeline=pipe, root=root, backend="local", workers=1)
+    assert again.exit_code == 0 and again.counts.done == 2 and again.counts.cached == 1
+
+
+def test_ten_configs_of_a_huge_grid_plan_ten_rows(tmp_path):
+    grid = {f"w.p{i}": list(range(100)) for i in range(5)}  # 10,000,000,000 rows
+    node = {"nodes": {"w": {"executable": "true", "out_paths": {"out": "o.txt"},
+                            "algo_params": {f"p{i}": 0 for i in range(5)}}}}
+    pipe = tmp_path / "pipe.yaml"
+    pipe.write_text(json.dumps(node))
+    prepared = sweep.prepare(grid, pipeline=str(pipe), max_configs=10, root="/nonexistent/root")
+    assert len(prepared.plan.rows) == 10 and len(prepared.plan.jobs) == 10
+
+
+def _transactions(monkeypatch, tmp_path, n_jobs: int) -> int:
+    calls = []
+    real = Catalog.transaction
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Catalog, "transaction", counted)
+    monkeypatch.setattr(scheduler, "FLUSH_SECONDS", 1e9)  # outcomes go in at the end: one batch
+    root = tmp_path / f"out{n_jobs}"
+    res = sweep.run({"w.i": list(range(n_jobs))}, pipeline=_pipeline(tmp_path), root=root, backend="local",
+                    workers=2)
+    assert res.exit_code == 0 and res.counts.done == n_jobs
+    monkeypatch.setattr(Catalog, "transaction", real)
+    return len(calls)
+
+
+def test_the_catalog_is_opened_as_often_for_a_hundred_jobs_as_for_three(monkeypatch, tmp_path):
+    assert _transactions(monkeypatch, tmp_path, 3) == _transactions(monkeypatch, tmp_path, 100)
