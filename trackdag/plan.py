@@ -199,20 +199,14 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     output's file (KWDagger's ``<node>.<output>: name.json``), a path relative
     to the job folder like ``out_paths``; it enters the job id.
 
-    Python's cyclic garbage collector is paused meanwhile: planning makes
-    millions of small objects and no cycles, and the collector's passes over
-    them took about a third of the time at 100,000 configurations.
+    Python's cyclic garbage collector is paused meanwhile (see
+    :mod:`trackdag.gcpause`).
     """
-    import gc
+    from .gcpause import paused_gc
 
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _plan(pipeline, rows, root, cwd=cwd, source=source, slurm_options=slurm_options,
                      out_overrides=out_overrides)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike", *, cwd: "str | None",

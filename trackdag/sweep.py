@@ -147,6 +147,28 @@ def disk_state(job: Job) -> str:
     return "done" if record and is_done(job, record) else "planned"
 
 
+def disk_states(plan: Plan) -> dict[str, str]:
+    """:func:`disk_state` of every job of ``plan``, reading each node's folder listing once.
+
+    A job whose folder is not in its node's listing is 'planned' without a
+    look of its own (most of a new sweep's jobs).
+    """
+    listed: dict[str, "set[str] | None"] = {}
+    out = {}
+    for job_id, job in plan.jobs.items():
+        parent, name = os.path.split(job.folder)
+        names = listed.get(parent, False)
+        if names is False:
+            try:
+                names = listed[parent] = set(os.listdir(parent))
+            except FileNotFoundError:
+                names = listed[parent] = set()
+            except OSError:
+                names = listed[parent] = None  # unreadable: ask each folder (and report what it says)
+        out[job_id] = "planned" if names is not None and name not in names else disk_state(job)
+    return out
+
+
 def check_targets(root: str, catalog: "str | os.PathLike | None") -> str:
     """Raise PathError unless the root and the catalog can be written; returns the catalog's path.
 
@@ -169,7 +191,7 @@ def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | o
     ``rerun``: as :func:`run`'s (``DryRun.rerun`` says what would be redone).
     """
     limit, order, seed = check_fill(limit, order, seed)
-    disk = {job_id: disk_state(job) for job_id, job in prepared.plan.jobs.items()}
+    disk = disk_states(prepared.plan)
     status = {j: "done" if (skip_existing and disk[j] == "done" and not job.redo) else "planned"
               for j, job in prepared.plan.jobs.items()}
     selection = _select_rerun(prepared.plan, disk, rerun, downstream, catalog_path(prepared.plan.root, catalog))
@@ -315,7 +337,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         cat.ensure_schema()
         now = time.time()
         orphans = _stop_orphans(the_plan.root, now)
-        status = {job_id: disk_state(job) for job_id, job in the_plan.jobs.items()}
+        status = disk_states(the_plan)
         # What the folders know and the catalog missed (a dead driver, a reader, a deleted catalog).
         recover(cat, the_plan.root, the_plan, status, now, orphans)
         selection = _select_rerun(the_plan, status, rerun, downstream, cat.path)  # --rerun: on the disk's states
@@ -474,4 +496,4 @@ def _user() -> str | None:
         return None
 
 
-__all__ = ["prepare", "dry_run", "run", "disk_state", "Prepared", "DryRun", "RunResult"]
+__all__ = ["prepare", "dry_run", "run", "disk_state", "disk_states", "Prepared", "DryRun", "RunResult"]

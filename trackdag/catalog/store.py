@@ -34,9 +34,15 @@ def utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
+#: json.dumps(..., ensure_ascii=False[, default=...]) without building an encoder per call (bulk rows)
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_JSON_STR = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_JSON_LIST = json.JSONEncoder(ensure_ascii=False, default=list).encode
+
+
 def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
     """A param value as (JSON, number, text, bool) for the long ``params`` table."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = _JSON_STR(value)
     if isinstance(value, bool):
         return text, None, None, value
     if isinstance(value, (int, float)):
@@ -145,6 +151,12 @@ class Catalog:
         Raises PlanError when a short id already belongs to a different full
         id in this catalog.  Returns job id -> attempts made so far.
         """
+        from ..gcpause import paused_gc
+
+        with paused_gc():  # bulk rows of every job (see trackdag.gcpause)
+            return self._register_plan(run_id, plan, status)
+
+    def _register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
         import pyarrow as pa
 
         jobs = list(plan.jobs.values())
@@ -155,8 +167,8 @@ class Catalog:
             "folder": [j.folder for j in jobs],
             "command": [j.command for j in jobs],
             "status": [status[j.job_id] for j in jobs],
-            "requested": [json.dumps(j.requested, ensure_ascii=False) for j in jobs],
-            "resolved": [json.dumps(j.resolved, ensure_ascii=False, default=list) for j in jobs],
+            "requested": [_JSON(j.requested) for j in jobs],
+            "resolved": [_JSON_LIST(j.resolved) for j in jobs],
         })
         row_jobs = pa.table({
             "run_id": [run_id] * len(plan.row_jobs),
@@ -336,12 +348,21 @@ def _params_table(jobs: list, plan: "Plan") -> Any:
 
     perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
     cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text", "value_bool")}
+    typed: dict[Any, tuple] = {}  # a scalar value's typed row, made once (types and float signs kept apart)
     for job in jobs:
         for kind, items in (("param", job.params), ("input", job.inputs)):
             for key, value in items.items():
-                if isinstance(value, tuple):
-                    value = list(value)
-                text, num, txt, flag = _typed(value)
+                vtype = type(value)
+                if vtype is str or vtype is int or vtype is bool or value is None or vtype is float:
+                    ck = (vtype, repr(value)) if vtype is float else (vtype, value)
+                    found = typed.get(ck)
+                    if found is None:
+                        if len(typed) >= 200_000:
+                            typed.clear()
+                        found = typed[ck] = _typed(value)
+                    text, num, txt, flag = found
+                else:
+                    text, num, txt, flag = _typed(list(value) if isinstance(value, tuple) else value)
                 cols["job_id"].append(job.job_id)
                 cols["key"].append(key)
                 cols["node"].append(job.node)

@@ -1,0 +1,46 @@
+"""Pause Python's cyclic garbage collector around bulk work that makes millions of objects and no cycles.
+
+Planning 100,000 configurations, or registering them, allocates millions
+of small dicts, strings and tuples that live on; each allocation burst
+triggers collector passes over everything alive, which took about a third
+of the time.  Nothing in that work makes reference cycles, so pausing the
+collector loses nothing.  Nested and concurrent pauses (the registration
+thread beside the driver) count: the collector comes back when the last
+one ends, and only if it was on before the first.
+
+Example:
+    >>> import gc
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from typing import Iterator
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = False
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _was_enabled:
+                gc.enable()
+
+
+__all__ = ["paused_gc"]
