@@ -1,4 +1,5 @@
 """catalog: schema, bulk registration, micro-batch records, locks and versions."""
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +73,30 @@ def test_register_plan_bulk(tmp_path, src):
     assert cat.query("SELECT count(*) FROM edges") == [(2,)]
     assert cat.query("SELECT count(*) FROM params") == [(14,)]
     assert cat.query("SELECT count(*) FROM run_jobs") == [(8,)]
+
+
+def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatch):
+    """Jobs go in by chunks of REGISTER_CHUNK: chunk boundaries change no row, first run or second."""
+    from trackdag.catalog import store
+
+    rows = [{"predict.src": str(src), "predict.p": p, "evaluate.thresh": t} for p in range(4) for t in (0.1, 0.2, 0.3)]
+
+    def dump(cat):
+        return {table: cat.query(f"SELECT * FROM {table} ORDER BY ALL") for table in ("jobs", "params", "edges", "run_jobs")}
+
+    found = []
+    for chunk in (3, 1000):
+        monkeypatch.setattr(store, "REGISTER_CHUNK", chunk)
+        shutil.rmtree(tmp_path / "x", ignore_errors=True)  # the same paths both times: equal rows
+        cat, p, _ = _register(tmp_path / "x", src, rows)
+        cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                       "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+        again = cat.register_plan("r2", plan(two_stage(), rows[:5], tmp_path / "x" / "out"),
+                                  {j: "done" for j in p.jobs})
+        assert set(again.values()) == {0}
+        found.append(dump(cat))
+    assert len(found[0]["jobs"]) == 16
+    assert found[0] == found[1]
 
 
 def test_record_states_and_attempts(tmp_path, src):

@@ -34,6 +34,9 @@ def utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
+#: jobs per chunk of :meth:`Catalog.register_plan` (its rows of a chunk at a time in memory)
+REGISTER_CHUNK = 25_000
+
 #: json.dumps(..., ensure_ascii=False[, default=...]) without building an encoder per call (bulk rows)
 _JSON = json.JSONEncoder(ensure_ascii=False).encode
 _JSON_STR = json.JSONEncoder(ensure_ascii=False, default=str).encode
@@ -159,17 +162,6 @@ class Catalog:
     def _register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
         import pyarrow as pa
 
-        jobs = list(plan.jobs.values())
-        table = pa.table({
-            "job_id": [j.job_id for j in jobs],
-            "short_id": [j.short_id for j in jobs],
-            "node": [j.node for j in jobs],
-            "folder": [j.folder for j in jobs],
-            "command": [j.command for j in jobs],
-            "status": [status[j.job_id] for j in jobs],
-            "requested": [_JSON(j.requested) for j in jobs],
-            "resolved": [_JSON_LIST(j.resolved) for j in jobs],
-        })
         row_jobs = pa.table({
             "run_id": [run_id] * len(plan.row_jobs),
             "row_index": [r for r, _ in plan.row_jobs],
@@ -177,32 +169,52 @@ class Catalog:
         })
         edges = pa.table({"parent_id": [p for p, _ in plan.edges], "child_id": [c for _, c in plan.edges]},
                          schema=pa.schema([("parent_id", pa.string()), ("child_id", pa.string())]))
+        all_jobs = list(plan.jobs.values())
+        known: dict[str, int] = {}
         with self.transaction() as con:
-            con.register("td_plan", table)
-            clash = con.execute(
-                "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
-                "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
-            ).fetchone()
-            if clash:
-                raise PlanError(
-                    f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
-                    f"in {self.path}, and {clash[3]} has the same prefix"
+            # The jobs and their params go in by chunks: one transaction, but the rows of a
+            # chunk at a time in memory (at 100,000 configurations, the whole plan's would be GBs).
+            for start in range(0, len(all_jobs), REGISTER_CHUNK):
+                jobs = all_jobs[start:start + REGISTER_CHUNK]
+                con.register("td_plan", pa.table({
+                    "job_id": [j.job_id for j in jobs],
+                    "short_id": [j.short_id for j in jobs],
+                    "node": [j.node for j in jobs],
+                    "folder": [j.folder for j in jobs],
+                    "command": [j.command for j in jobs],
+                    "status": [status[j.job_id] for j in jobs],
+                    "requested": [_JSON(j.requested) for j in jobs],
+                    "resolved": [_JSON_LIST(j.resolved) for j in jobs],
+                }))
+                clash = con.execute(
+                    "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
+                    "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
+                ).fetchone()
+                if clash:
+                    raise PlanError(
+                        f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
+                        f"in {self.path}, and {clash[3]} has the same prefix"
+                    )
+                known_here = dict(con.execute(
+                    "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id"
+                ).fetchall())
+                known.update(known_here)
+                con.execute(
+                    "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
+                    "first_run, last_run, attempts) "
+                    "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
+                    "FROM td_plan ANTI JOIN jobs USING (job_id)",
+                    [run_id, run_id],
                 )
-            known = dict(con.execute(
-                "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id"
-            ).fetchall())
-            con.execute(
-                "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
-                "first_run, last_run, attempts) "
-                "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
-                "FROM td_plan ANTI JOIN jobs USING (job_id)",
-                [run_id, run_id],
-            )
-            con.execute(
-                "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
-                "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
-                [run_id, run_id],
-            )
+                con.execute(
+                    "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
+                    "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
+                    [run_id, run_id],
+                )
+                con.unregister("td_plan")
+                con.register("td_params", _params_table([j for j in jobs if j.job_id not in known_here], plan))
+                con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
+                con.unregister("td_params")
             con.register("td_rows", row_jobs)
             con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows")
             con.register("td_edges", edges)
@@ -210,10 +222,7 @@ class Catalog:
                 "INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
                 "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id"
             )
-            new = [j for j in jobs if j.job_id not in known]
-            con.register("td_params", _params_table(new, plan))
-            con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
-            for name in ("td_plan", "td_rows", "td_edges", "td_params"):
+            for name in ("td_rows", "td_edges"):
                 con.unregister(name)
         return {j: int(known.get(j, 0)) for j in plan.jobs}
 

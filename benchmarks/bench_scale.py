@@ -1,0 +1,120 @@
+"""Benchmark: how soon a big sweep's first job starts, and what planning a big grid costs.
+
+Targets (issue: scale), on a 2-core machine:
+- a real run's first job starts within 2 s at 16,384 configurations and within 10 s at
+  100,000, with the driver's peak memory at 100,000 configurations <= 600 MB;
+- `trackdag run --dry-run` of 100,000 configurations <= 3 s, of 1,000,000 <= 30 s and 1.5 GB.
+
+The grid is the demo pipeline's (2 source files x N/2 values of `param1`, so 2 jobs per
+configuration), run with `--backend local --workers 2` from a params file in JSON.
+"First job" is the time from starting `trackdag run` to the first job's running mark
+(`<root>/.trackdag/running/`); the run is then stopped with SIGINT. Peak memory is the
+driver's own maximum RSS (its jobs are separate processes), from `/usr/bin/time -v`.
+Each row is the median of `--repeat` fresh processes, sizes alternating.
+
+Usage:  .venv/bin/python benchmarks/bench_scale.py [--repeat 3] [--no-million]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TRACKDAG = Path(sys.executable).with_name("trackdag")
+PIPELINE = "trackdag.compat.kwdagger.demo.demodata.my_demo_pipeline()"
+
+
+def write_params(work: Path, n: int) -> Path:
+    for name in ("a.txt", "b.txt"):
+        (work / name).write_text("hello world\n")
+    path = work / f"params{n}.json"
+    path.write_text(json.dumps({"pipeline": PIPELINE, "matrix": {
+        "stage1_predict.src_fpath": [str(work / "a.txt"), str(work / "b.txt")],
+        "stage1_predict.param1": list(range(n // 2))}}))
+    return path
+
+
+def _peak_mb(time_stderr: str) -> float:
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_stderr)
+    return int(found[1]) / 1024 if found else float("nan")
+
+
+def first_job(work: Path, params: Path) -> tuple[float, float]:
+    """(seconds to the first job's running mark, the driver's peak RSS in MB)."""
+    root = work / "out"
+    shutil.rmtree(root, ignore_errors=True)
+    err = work / "time.txt"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/time", "-v", str(TRACKDAG), "run", "--params", str(params), "--root", str(root),
+                             "--backend", "local", "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=open(err, "w"), start_new_session=True)
+    marks, first = root / ".trackdag" / "running", float("nan")
+    while proc.poll() is None:
+        try:
+            if any(marks.iterdir()):
+                first = time.perf_counter() - t0
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait()
+    shutil.rmtree(root, ignore_errors=True)
+    return first, _peak_mb(err.read_text())
+
+
+def dry_run(work: Path, params: Path) -> tuple[float, float]:
+    """(seconds of `trackdag run --dry-run` as a whole process, its peak RSS in MB)."""
+    t0 = time.perf_counter()
+    res = subprocess.run(["/usr/bin/time", "-v", str(TRACKDAG), "run", "--dry-run", "--params", str(params),
+                          "--root", str(work / "out"), "--grid-limit", "0"],
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"dry run failed: {res.stderr[-2000:]}")
+    return seconds, _peak_mb(res.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-million", action="store_true", help="skip the 1,000,000-configuration dry run")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="trackdag-bench-scale-"))
+    try:
+        rows: dict[str, list[tuple[float, float]]] = {}
+        targets = {}
+        cases = [("first job, 4,096 configs", first_job, 4096, ""),
+                 ("first job, 16,384 configs", first_job, 16384, "<= 2 s"),
+                 ("first job, 100,000 configs", first_job, 100_000, "<= 10 s, <= 600 MB"),
+                 ("dry run, 100,000 configs", dry_run, 100_000, "<= 3 s")]
+        if not args.no_million:
+            cases.append(("dry run, 1,000,000 configs", dry_run, 1_000_000, "<= 30 s, <= 1.5 GB"))
+        params = {n: write_params(work, n) for _, _, n, _ in cases}
+        for _ in range(args.repeat):  # sizes alternate, so a noisy minute hits all rows alike
+            for name, measure, n, target in cases:
+                rows.setdefault(name, []).append(measure(work, params[n]))
+                targets[name] = target
+                print(f"{name}: {rows[name][-1][0]:.2f} s, {rows[name][-1][1]:.0f} MB", file=sys.stderr)
+        print("| measurement | seconds (median) | peak RSS MB | target |")
+        print("|---|---|---|---|")
+        for name, found in rows.items():
+            print(f"| {name} | {statistics.median(s for s, _ in found):.2f} | "
+                  f"{statistics.median(m for _, m in found):.0f} | {targets[name]} |")
+        print(f"\nmachine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+              f"load average {os.getloadavg()[0]:.1f} at the end")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
