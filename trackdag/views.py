@@ -439,7 +439,9 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
     when nothing changed.  ``batch``: a table holding the result rows just
     written (job_id, key, value_num, value_text); when they bring no new key
     or value kind and no job is new, the views are known to be current and
-    the full check is skipped.  Returns the names of the views (re)created.
+    the full check is skipped.  With ``batch``, only the batch's jobs get their
+    param ids here: :meth:`trackdag.catalog.Catalog.register_plan` gave every
+    registered job its own.  Returns the names of the views (re)created.
     """
     db = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = _main_tables(con, db)
@@ -451,7 +453,10 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
         for ddl in DERIVED_TABLES.values():
             con.execute(ddl)
         _set_state(con, "__derived__", str(DERIVED_VERSION))
-    todo = "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)"
+    # A micro-batch completes its own jobs only (O(batch)); the registration of a plan, and every
+    # call without a batch, completes them all (see Catalog.register_plan).
+    todo = (f"SELECT DISTINCT job_id FROM {batch} ANTI JOIN param_sets USING (job_id)" if batch is not None and current
+            else "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)")
     new_jobs = con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]
     if new_jobs:
         values, sets = compute_param_sets(con, todo)

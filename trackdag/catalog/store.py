@@ -148,7 +148,7 @@ class Catalog:
 
     # -- plan registration -----------------------------------------------------------
     def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
-        """Record every job of ``plan`` (bulk, one transaction).
+        """Record every job of ``plan`` (bulk, one transaction), with its param ids (see :mod:`trackdag.views`).
 
         ``status`` gives each job's state as seen on disk ('done' or 'planned').
         Raises PlanError when a short id already belongs to a different full
@@ -224,6 +224,9 @@ class Catalog:
             )
             for name in ("td_rows", "td_edges"):
                 con.unregister(name)
+            from ..views import refresh
+
+            refresh(con)  # the new jobs' param ids, now (a run's first results batch need not: O(batch))
         return {j: int(known.get(j, 0)) for j in plan.jobs}
 
     # -- outcomes -------------------------------------------------------------------
