@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .errors import ParamsError, PlanError, did_you_mean
+from .errors import ParamsError, PlanError
 from .ids import canonical_json, digest, short_id
 from .node import NO_DEFAULT
 from .pipeline import Pipeline
@@ -190,7 +190,8 @@ def _enabled(value: Any, key: str, source: str) -> "bool | str":
 
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
          *, cwd: "str | None" = None, source: str = "params",
-         slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False) -> Plan:
+         slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False,
+         missing_as_none: bool = False) -> Plan:
     """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input.
 
     Nodes are planned one after the other, each over every row, so that a
@@ -198,7 +199,11 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     ``slurm_options``: the params' top-level ``slurm_options:`` (see
     :mod:`trackdag.slurm_options`).  ``out_overrides``: a row may name an
     output's file (KWDagger's ``<node>.<output>: name.json``), a path relative
-    to the job folder like ``out_paths``; it enters the job id.
+    to the job folder like ``out_paths``; it enters the job id.  An input
+    with no value in a row (no default, not in the row, not connected) is an
+    error, unless ``missing_as_none`` (KWDagger's rule, for ``trackdag
+    schedule``): then the command gets the text ``None``, the id a null, and
+    the plan a note naming the inputs.
     """
     from .slurm_options import merge, to_resources
 
@@ -285,11 +290,12 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 elif sources:  # forwarded from another node's input (several peers: whichever has a value)
                     found = [(f"{s[1]}.{s[2]}", state.values[(s[1], s[2])]) for s in sources
                              if state.values.get((s[1], s[2]), (None, None))[0] is not None]
-                    if not found:
+                    if not found and not missing_as_none:
                         missing[f"{sources[0][1]}.{sources[0][2]}"] = None
                         continue
-                    value = _one_value([(k, v) for k, (v, _) in found], f"{info.name}.{port}", source)
-                    origin = found[0][1][1]
+                    value = _one_value([(k, v) for k, (v, _) in found], f"{info.name}.{port}", source) \
+                        if found else None
+                    origin = found[0][1][1] if found else None
                     for _k, (_v, from_job) in found:
                         if from_job not in (None, "parent"):
                             parents[from_job] = None
@@ -300,7 +306,8 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                     value, origin = absolute_path(info.input_defaults[port], cwd), None
                 if value is None:
                     missing[f"{info.name}.{port}"] = None
-                    continue
+                    if not missing_as_none:
+                        continue
                 inputs[port] = value
                 state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
                 if origin is None:
@@ -320,6 +327,9 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             for port in sorted(declared_inputs.difference(inputs, members_of)):
                 if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
+                    if missing_as_none:  # KWDagger's: the command gets the text None, the id a null
+                        inputs[port] = id_inputs[port] = None
+                        state.values[(info.name, port)] = (None, None)
             payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
                                        "parents": sorted(parents)}
             if gather_ids:
@@ -370,7 +380,11 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             state.jobs[info.name] = job
     if missing:
         keys = ", ".join(sorted(missing))
-        raise ParamsError(f"{source}: input(s) {keys} have no value: set them in the params or give in_paths a default")
+        if not missing_as_none:
+            raise ParamsError(f"{source}: input(s) {keys} have no value: give each a value in the params "
+                              "(<node>.<input>: PATH), a default in in_paths, or a connection from another node")
+        notes[f"input(s) {keys} have no value in some row: their commands get the text None, as KWDagger's did "
+              "(give each a value in the params, a default in in_paths, or a connection)"] = None
     if ignored_slurm:
         notes[f"slurm options without a meaning here, ignored: {', '.join(sorted(ignored_slurm))} "
               "(cpus, gpus and mem became resources; trackdag runs on Ray or locally, not under Slurm)"] = None
