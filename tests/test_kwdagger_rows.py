@@ -17,6 +17,7 @@ import pytest
 from trackdag import sweep
 from trackdag.compat.kwdagger.schedule import schedule
 from trackdag.errors import ParamsError
+from trackdag.gather import GatherSpec
 from trackdag.node import ProcessNode
 from trackdag.pipeline import Pipeline
 from trackdag.plan import plan
@@ -149,3 +150,20 @@ def test_an_empty_list_is_still_an_error_under_schedule(tmp_path):
     with pytest.raises(ParamsError, match="'a.k' is an empty list"):
         schedule(params="matrix: {a.k: []}", pipeline=str(where / "pipelines.py") + "::chain()",
                  root_dpath=str(tmp_path / "r"))
+
+
+# --- a gathered input forwarded to another node ----------------------------------------------------------
+
+def test_a_forwarded_gathered_input_is_the_manifest_and_waits_for_its_writer(tmp_path):
+    shard = ProcessNode(name="shard", executable="cat", out_paths={"part": "part.txt"},
+                        algo_params={"dataset": "a", "fold": 0})
+    merge = ProcessNode(name="merge", executable="cat", in_paths={"parts"}, out_paths={"merged": "m.txt"},
+                        algo_params={"dataset": "a"})
+    audit = ProcessNode(name="audit", executable="cat", in_paths={"parts"}, out_paths={"audit": "a.txt"})
+    shard.outputs["part"].connect(merge.inputs["parts"], gather=GatherSpec(group_by=["dataset"], order_by=["fold"]))
+    merge.inputs["parts"].connect(audit.inputs["parts"])
+    p = plan(Pipeline([shard, merge, audit]), [{"shard.fold": 0}, {"shard.fold": 1}], tmp_path)
+    [m] = [j for j in p.jobs.values() if j.node == "merge"]
+    [a] = [j for j in p.jobs.values() if j.node == "audit"]
+    assert a.inputs["parts"] == m.inputs["parts"] == f"{m.folder}/_gather/parts.txt"
+    assert a.parents == (m.job_id,) and (m.job_id, a.job_id) in p.edges

@@ -378,6 +378,8 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
                 notes[f"{info.name}: rows differing only in perf params {', '.join(changed)} share one job; the first row's values are used"] = None
             node_jobs.setdefault(job_id, job)
             state.jobs[info.name] = job
+            for port in members_of:  # a gathered input's value is its manifest, written by this job
+                state.values[(info.name, port)] = (job.inputs[port], job.job_id)
     if missing:
         keys = ", ".join(sorted(missing))
         if not missing_as_none:
