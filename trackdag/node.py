@@ -238,10 +238,11 @@ class ProcessNode:
         self.resources = {**from_slurm, **dict(resources if resources is not None else (cls.resources or {}))}
         self.setup = setup if setup is not None else cls.setup
         self.teardown = teardown if teardown is not None else cls.teardown
-        #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed)
+        #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed); node_dpath
+        #: counts even as '.': jobs sharing a folder there wrote one file, and here each has its own
         self.ignored_options = [name for name, value in (("group", group), ("root_dpath", root_dpath),
                                                          ("node_dpath", node_dpath), ("group_dpath", group_dpath))
-                                if value not in (None, ".")]
+                                if value is not None and (value != "." or name == "node_dpath")]
         key = primary_out_key if primary_out_key is not None else cls.primary_out_key
         if key is None and derived["primary_out_key"] in self.out_paths:
             key = derived["primary_out_key"]

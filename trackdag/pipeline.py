@@ -85,11 +85,7 @@ class Pipeline:
         problems += self._check_nodes()
         problems += self._check_connections()
         self.order: list[str] = self._toposort(problems)
-        for name in self.order:
-            node = self.nodes[name]
-            if node.ignored_options:
-                self.notes.append(f"{name}: {', '.join(node.ignored_options)} accepted but not followed "
-                                  f"(trackdag keeps <root>/{name}/{name}_id_<hash>/ and runs the command alone)")
+        self.notes += _ignored_notes([self.nodes[name] for name in self.order])
         if problems:
             where = f"pipeline {ref}" if ref else "pipeline"
             raise PipelineError(f"{where} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -275,6 +271,22 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {' -> '.join(self.order)}>"
+
+
+def _ignored_notes(nodes: list[ProcessNode]) -> list[str]:
+    """One note per node naming the KWDagger layout options it gives, and one for every node_dpath."""
+    notes = []
+    for node in nodes:
+        others = [o for o in node.ignored_options if o != "node_dpath"]
+        if others:
+            notes.append(f"{node.name}: {', '.join(others)} accepted but not followed "
+                         f"(trackdag keeps <root>/{node.name}/{node.name}_id_<hash>/ and runs the command alone)")
+    shared = [node.name for node in nodes if "node_dpath" in node.ignored_options]
+    if shared:
+        notes.append(f"node_dpath ({', '.join(shared)}) is not followed: each job keeps its own folder "
+                     "<root>/<node>/<node>_id_<hash>/ (the job folder is the record), so jobs that KWDagger "
+                     "collapsed because they wrote one shared file there run separately here")
+    return notes
 
 
 def _check_out_path(node: str, key: str, rel: Any) -> list[str]:
