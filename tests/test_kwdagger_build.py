@@ -1,15 +1,22 @@
-"""KWDagger's ways of building a pipeline: ``node.connect(node)``, ``port.connect(node)``.
+"""KWDagger's ways of building a pipeline: ``node.connect(node)``, ``port.connect(node)``, ``Pipeline.submit``.
 
 The real-KWDagger side is in ``tests/kwdagger/test_ports.py`` (the same files
 under both tools); here, what trackdag makes of them, run for real.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from trackdag.errors import PipelineError
 from trackdag.node import ProcessNode
 from trackdag.pipeline import Pipeline
 from trackdag.plan import plan
+
+BIN = Path(sys.executable).parent
 
 
 def node(name, in_paths=(), out_paths=None, **kw):
@@ -56,3 +63,43 @@ def test_no_shared_name_is_an_error_naming_both_sides_and_connects_nothing():
                                "'bad' takes ['only_in']); connect ports named differently explicitly: "
                                "a.outputs[...].connect(b.inputs[...])")
     assert good.inputs["shared"].pred == [] and src.outputs["shared"].succ == []
+
+
+PIPELINES = '''
+from trackdag import Pipeline
+
+
+def lifecycle():
+    dag = Pipeline()
+    dag.submit('echo hi > node.out', name='node1')
+    dag.submit('echo cmd > cmd.marker', name='bracketed', setup='echo s > setup.marker',
+               teardown='echo t > teardown.marker')
+    return dag
+'''
+
+
+def test_pipeline_submit_builds_nodes_that_run(tmp_path):
+    (tmp_path / "pipelines.py").write_text(PIPELINES)
+    done = subprocess.run([str(BIN / "trackdag"), "schedule", "--pipeline=pipelines.py::lifecycle()", "--params={}",
+                           "--backend=serial", "--root_dpath=results", "--run=1"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300,
+                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    [one] = (tmp_path / "results" / "node1").iterdir()
+    assert (one / "node.out").read_text() == "hi\n"
+    [bracketed] = (tmp_path / "results" / "bracketed").iterdir()
+    assert [(bracketed / f).read_text() for f in ("setup.marker", "cmd.marker", "teardown.marker")] == [
+        "s\n", "cmd\n", "t\n"]
+
+
+def test_submit_refuses_a_name_twice_and_a_bad_node_leaves_the_pipeline_as_it_was():
+    dag = Pipeline()
+    first = dag.submit("echo a", name="node1", out_paths={"o": "o.txt"})
+    assert dag.nodes == {"node1": first} and dag.order == ["node1"]
+    with pytest.raises(PipelineError, match="Pipeline.submit: a node named 'node1' was already submitted"):
+        dag.submit("echo b", name="node1")
+    with pytest.raises(PipelineError, match="out_paths\\['o'\\] = '/abs' is absolute"):
+        dag.submit("echo c", name="node2", out_paths={"o": "/abs"})
+    assert dag.order == ["node1"]
+    dag.submit("echo c", name="node2", out_paths={"o": "o.txt"})
+    assert dag.order == ["node1", "node2"]
