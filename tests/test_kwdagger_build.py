@@ -103,3 +103,29 @@ def test_submit_refuses_a_name_twice_and_a_bad_node_leaves_the_pipeline_as_it_wa
     assert dag.order == ["node1"]
     dag.submit("echo c", name="node2", out_paths={"o": "o.txt"})
     assert dag.order == ["node1", "node2"]
+
+
+def test_an_input_may_be_forwarded_to_another_input_of_its_own_node(tmp_path):
+    n = node("node", in_paths={"src_fpath", "b_copy", "a_copy"}, out_paths={"dst": "dst.json"})
+    n.inputs["src_fpath"].connect(n.inputs["b_copy"])
+    n.inputs["b_copy"].connect(n.inputs["a_copy"])   # a chain inside the node, against the names' order
+    p = plan(Pipeline([n]), [{"node.src_fpath": "/data/in.json"}], tmp_path)
+    [job] = p.jobs.values()
+    assert job.inputs == {"src_fpath": "/data/in.json", "b_copy": "/data/in.json", "a_copy": "/data/in.json"}
+    assert job.parents == ()
+
+
+def test_a_gathered_input_forwarded_within_its_node_is_refused():
+    from trackdag.gather import GatherSpec
+
+    shard = node("shard", out_paths={"part": "part.txt"}, algo_params={"fold": 0})
+    merge = node("merge", in_paths={"parts", "copy"}, out_paths={"m": "m.txt"})
+    shard.outputs["part"].connect(merge.inputs["parts"], gather=GatherSpec(group_by=[], order_by=["fold"]))
+    merge.inputs["parts"].connect(merge.inputs["copy"])
+    with pytest.raises(PipelineError, match=r"merge.parts is connected to an input of its own node \(a gathered "
+                                            r"input's manifest is written by its own job\)"):
+        Pipeline([shard, merge])
+    own = node("own", in_paths={"x"}, out_paths={"y": "y.txt"})
+    own.outputs["y"].connect(own.inputs["x"])
+    with pytest.raises(PipelineError, match="own.y is connected to an input of its own node"):
+        Pipeline([own])

@@ -183,8 +183,11 @@ class Pipeline:
                 if dst.kind == "output":
                     problems.append(f"{src.key} is connected to {dst.key}, which is an output: connect outputs to inputs")
                     continue
-                if dst.node is src.node:
-                    problems.append(f"{src.key} is connected to an input of its own node")
+                if dst.node is src.node and (src.kind != "input" or src is dst or src.gather is not None):
+                    # forwarding one input to another of the same node is KWDagger's and fine; an output
+                    # would be a cycle, and a gathered input's manifest is written by the job itself
+                    why = " (a gathered input's manifest is written by its own job)" if src.gather is not None else ""
+                    problems.append(f"{src.key} is connected to an input of its own node{why}")
                     continue
                 if src.kind == "output" and src.declared and dst.declared:
                     if src.node.name not in self.parents[dst.node.name]:

@@ -274,7 +274,7 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
             lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()}
-            for port in sorted(base_ports | (given.keys() & info.in_keys) if given else base_ports):
+            for port in _local_order(base_ports | (given.keys() & info.in_keys) if given else base_ports, info):
                 sources = info.fed.get(port)
                 if port in info.gathers:
                     members_of[port] = []  # chosen below, once the job's own values are known
@@ -447,6 +447,16 @@ def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterab
         return (*keys, job.job_id)
 
     return sorted(members, key=order)
+
+
+def _local_order(ports: Iterable[str], info: _NodeInfo) -> list[str]:
+    """``ports`` by name, an input forwarded from another input of the same node after that input."""
+    def depth(port: str, seen: frozenset = frozenset()) -> int:
+        local = [p for kind, src, p in info.fed.get(port, ()) if kind == "input" and src == info.name
+                 and p not in seen]
+        return max((1 + depth(p, seen | {port}) for p in local), default=0)
+
+    return sorted(ports, key=lambda p: (depth(p), p))
 
 
 def _one_value(found: list[tuple[str, Any]], key: str, source: str) -> Any:
