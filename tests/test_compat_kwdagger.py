@@ -239,3 +239,29 @@ def test_a_kwutil_process_context_record_is_read_by_the_ported_load_result(tmp_p
     assert sorted(v for k, v, _ in rows if k == "metrics.toy_eval.acc") == [0.3, 0.7]
     assert {t for k, _, t in rows if k == "context.toy_eval.task"} == {"toy_eval"}
     assert any(k.startswith("machine.toy_eval.") for k in keys)
+
+
+# --- node_dpath: the one layout option whose loss changes the job count ------------------------------
+
+def test_node_dpath_gets_one_note_even_as_dot_and_its_jobs_stay_apart(tmp_path):
+    producer = ProcessNode(name="producer", executable="touch", out_paths={"data": "data.json"},
+                           algo_params={"algo": "x"}, node_dpath=".")
+    other = ProcessNode(name="other", executable="touch", out_paths={"o": "o.json"}, node_dpath="shared",
+                        group_dpath="g")
+    consumer = ProcessNode(name="consumer", executable="cat", in_paths={"data"}, out_paths={"r": "r.json"},
+                           algo_params={"thresh": 0.5})
+    producer.outputs["data"].connect(consumer.inputs["data"])
+    pipe = Pipeline([producer, other, consumer])
+    assert pipe.notes == [
+        "other: group_dpath accepted but not followed (trackdag keeps <root>/other/other_id_<hash>/ and runs "
+        "the command alone)",
+        "node_dpath (producer, other) is not followed: each job keeps its own folder <root>/<node>/<node>_id_<hash>/ "
+        "(the job folder is the record), so jobs that KWDagger collapsed because they wrote one shared file there "
+        "run separately here"]
+    # KWDagger's producers both wrote ./data.json, so its consumer rows collapsed to 2 jobs; here they are 4
+    rows = [{"producer.algo": a, "consumer.thresh": t} for a in ("x", "y") for t in (0.5, 0.7)]
+    p = plan(pipe, rows, tmp_path)
+    assert sum(j.node == "consumer" for j in p.jobs.values()) == 4
+    assert pipe.notes[1] in p.notes
+    plain = ProcessNode(name="plain", executable="touch", out_paths={"o": "o.json"}, group_dpath=".")
+    assert Pipeline([plain]).notes == []   # '.' for the other layout options changes nothing here: no note

@@ -89,6 +89,16 @@ def _prepare(spec: ParamsSpec) -> tuple[_Expander, list[_Spec]]:
     return expander, [expander.prepare(item, where) for where, item in items]
 
 
+def gives_no_params(spec: ParamsSpec) -> bool:
+    """True when the spec names no parameter at all (``{}``, ``matrix: {}``, only ``pipeline:``).
+
+    >>> gives_no_params(load_params("matrix: {}")), gives_no_params(load_params("a.x: []"))
+    (True, False)
+    """
+    expander, _ = _prepare(spec)
+    return not expander.any_param
+
+
 def grid_size(spec: ParamsSpec) -> GridSize:
     """Count the de-duplicated rows of a spec without expanding it; validates it like :func:`expand`.
 

@@ -75,24 +75,46 @@ class Port:
     def key(self) -> str:
         return f"{self.node.name}.{self.name}"
 
-    def connect(self, *others: "Port", gather: Any = None) -> "Port":
+    def connect(self, *others: "Port | ProcessNode", gather: Any = None) -> "Port":
         """Feed this port into each of ``others`` (inputs, or params for a param port); returns this port.
 
-        ``gather`` (a :class:`trackdag.gather.GatherSpec` or its mapping)
-        makes each target job collect this output from many upstream jobs.
-        Problems (connecting into an output, unknown ports) are not raised
-        here: the pipeline collects and reports all of them at once.
+        A node among ``others`` stands for its input of this port's name
+        (KWDagger's; a ValueError when it has none).  ``gather`` (a
+        :class:`trackdag.gather.GatherSpec` or its mapping) makes each target
+        job collect this output from many upstream jobs.  Connecting twice
+        adds one edge.  Other problems (connecting into an output, unknown
+        ports) are not raised here: the pipeline collects and reports all of
+        them at once.
         """
+        pairs = []
         for other in others:
-            if not isinstance(other, Port):
-                raise TypeError(f"{self.key}.connect() expects a port such as node.inputs['name'], got {other!r}")
+            if isinstance(other, ProcessNode) and gather is None:
+                pairs += _pairs_by_name({self.name: self}, other, self.key)
+            elif isinstance(other, Port):
+                pairs.append((self, other))
+            else:
+                raise TypeError(f"{self.key}.connect() expects a port such as node.inputs['name']"
+                                + (" (a gather connects an output to an input port)" if gather is not None else "")
+                                + f", got {other!r}")
+        for src, other in pairs:
             if gather is not None:
                 from .gather import GatherSpec
 
                 other.gather = GatherSpec.coerce(gather)
-            other.sources.append(self)
-            self.node._connections.append((self, other))
+            if src not in other.sources:
+                other.sources.append(src)
+                src.node._connections.append((src, other))
         return self
+
+    @property
+    def pred(self) -> "list[Port]":
+        """The ports this one receives from (KWDagger's name)."""
+        return list(self.sources)
+
+    @property
+    def succ(self) -> "list[Port]":
+        """The ports this one feeds (KWDagger's name)."""
+        return [dst for src, dst in self.node._connections if src is self]
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.key}>"
@@ -126,6 +148,16 @@ class PortMap(Mapping[str, Port]):
 
     def unknown(self) -> list[Port]:
         return list(self._unknown.values())
+
+
+def _pairs_by_name(outputs: Mapping[str, Port], target: "ProcessNode", source: str) -> "list[tuple[Port, Port]]":
+    """KWDagger's node-level connection: each output paired with ``target``'s input of the same name."""
+    common = sorted(set(outputs) & set(target.inputs))
+    if not common:
+        raise ValueError(f"cannot connect {source} to {target.name!r}: they share no port name ({source} offers "
+                         f"{sorted(outputs)}, {target.name!r} takes {sorted(target.inputs)}); connect ports "
+                         "named differently explicitly: a.outputs[...].connect(b.inputs[...])")
+    return [(outputs[name], target.inputs[name]) for name in common]
 
 
 def _as_defaults(value: Any) -> dict[str, Any]:
@@ -238,10 +270,11 @@ class ProcessNode:
         self.resources = {**from_slurm, **dict(resources if resources is not None else (cls.resources or {}))}
         self.setup = setup if setup is not None else cls.setup
         self.teardown = teardown if teardown is not None else cls.teardown
-        #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed)
+        #: KWDagger options trackdag accepts but does not follow (its folder layout is fixed); node_dpath
+        #: counts even as '.': jobs sharing a folder there wrote one file, and here each has its own
         self.ignored_options = [name for name, value in (("group", group), ("root_dpath", root_dpath),
                                                          ("node_dpath", node_dpath), ("group_dpath", group_dpath))
-                                if value not in (None, ".")]
+                                if value is not None and (value != "." or name == "node_dpath")]
         key = primary_out_key if primary_out_key is not None else cls.primary_out_key
         if key is None and derived["primary_out_key"] in self.out_paths:
             key = derived["primary_out_key"]
@@ -261,6 +294,28 @@ class ProcessNode:
         self.outputs = PortMap(self, "output", list(self.out_paths))
         #: one port per algo param: ``a.param_ports['k'].connect(b.param_ports['k'])`` gives b a's value
         self.param_ports = PortMap(self, "param", list(self.algo_params))
+
+    def connect(self, *others: "ProcessNode | Port") -> "ProcessNode":
+        """Connect each output to the input of the same name of every node in ``others`` (KWDagger's).
+
+        A port among ``others`` pins that side to its name.  A ValueError
+        when a target shares no name with this node's outputs; nothing is
+        connected then.  Returns this node.
+        """
+        pairs = []
+        for other in others:
+            if isinstance(other, Port):
+                if other.name not in self.outputs:
+                    raise ValueError(f"cannot connect {self.name!r} to {other.key}: {self.name!r} has no output "
+                                     f"{other.name!r} (it offers {sorted(self.outputs)})")
+                pairs.append((self.outputs[other.name], other))
+            elif isinstance(other, ProcessNode):
+                pairs += _pairs_by_name(self.outputs, other, repr(self.name))
+            else:
+                raise TypeError(f"{self.name}.connect() expects nodes or ports, got {other!r}")
+        for src, dst in pairs:
+            src.connect(dst)
+        return self
 
     # -- hooks users override -------------------------------------------------
     def load_result(self, job_dpath: Any) -> Mapping[str, Any] | None:

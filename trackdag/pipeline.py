@@ -46,7 +46,7 @@ PARAM_NAME = re.compile(r"^[^\s=]+$")
 class Pipeline:
     """A validated DAG of nodes; see the module docstring."""
 
-    def __init__(self, nodes: "Mapping[str, ProcessNode] | Iterable[ProcessNode]", config: Any = None,
+    def __init__(self, nodes: "Mapping[str, ProcessNode] | Iterable[ProcessNode] | None" = None, config: Any = None,
                  root_dpath: Any = None, *, ref: str | None = None) -> None:
         problems: list[str] = []
         #: what trackdag accepts from a KWDagger pipeline but does not follow, said once per run
@@ -62,7 +62,7 @@ class Pipeline:
                     problems.append(f"node {node.name!r} is listed under the key {key!r}: use the same name")
             node_list = [n for _, n in items]
         else:
-            node_list = list(nodes)
+            node_list = list(nodes or [])
         self.ref = ref
         #: the sys.path entry the pipeline's module came from (exported as
         #: PYTHONPATH by invoke.sh so `python -m pkg.mod` commands work)
@@ -70,6 +70,13 @@ class Pipeline:
         #: the folder of the pipeline's file (YAML, .py or the module's): relative
         #: program paths in commands are looked up there after the launch directory
         self.source_dir: str | None = None
+        self._own_notes = list(self.notes)
+        self._submitted: set[str] = set()
+        self._build(node_list, problems)
+
+    def _build(self, node_list: list[Any], problems: list[str]) -> None:
+        """Index, check and order the nodes; raises PipelineError listing every problem."""
+        self.__dict__.pop("result_nodes", None)  # a cached answer about the nodes before
         self.nodes: dict[str, ProcessNode] = {}
         for node in node_list:
             if not isinstance(node, ProcessNode):
@@ -85,14 +92,32 @@ class Pipeline:
         problems += self._check_nodes()
         problems += self._check_connections()
         self.order: list[str] = self._toposort(problems)
-        for name in self.order:
-            node = self.nodes[name]
-            if node.ignored_options:
-                self.notes.append(f"{name}: {', '.join(node.ignored_options)} accepted but not followed "
-                                  f"(trackdag keeps <root>/{name}/{name}_id_<hash>/ and runs the command alone)")
+        self.notes = self._own_notes + _ignored_notes([self.nodes[name] for name in self.order])
         if problems:
-            where = f"pipeline {ref}" if ref else "pipeline"
+            where = f"pipeline {self.ref}" if self.ref else "pipeline"
             raise PipelineError(f"{where} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    def submit(self, executable: str, **kwargs: Any) -> ProcessNode:
+        """Add a new node, ``ProcessNode(executable=executable, **kwargs)``, and return it (KWDagger's).
+
+        ``Pipeline()`` then ``submit(...)`` per node builds a pipeline the
+        way KWDagger's tests do.  A name submitted twice raises; the pipeline
+        is checked again with the node in it, and a problem raises
+        :class:`~trackdag.errors.PipelineError` (the pipeline is left as it was).
+        """
+        name = kwargs.get("name")
+        if name is not None and name in self._submitted:
+            raise PipelineError(f"Pipeline.submit: a node named {name!r} was already submitted")
+        node = ProcessNode(executable=executable, **kwargs)
+        before = list(self.nodes.values())
+        try:
+            self._build([*before, node], [])
+        except PipelineError:
+            self._build(before, [])
+            raise
+        if name is not None:
+            self._submitted.add(name)
+        return node
 
     # -- validation -----------------------------------------------------------
     def _check_nodes(self) -> list[str]:
@@ -158,8 +183,11 @@ class Pipeline:
                 if dst.kind == "output":
                     problems.append(f"{src.key} is connected to {dst.key}, which is an output: connect outputs to inputs")
                     continue
-                if dst.node is src.node:
-                    problems.append(f"{src.key} is connected to an input of its own node")
+                if dst.node is src.node and (src.kind != "input" or src is dst or src.gather is not None):
+                    # forwarding one input to another of the same node is KWDagger's and fine; an output
+                    # would be a cycle, and a gathered input's manifest is written by the job itself
+                    why = " (a gathered input's manifest is written by its own job)" if src.gather is not None else ""
+                    problems.append(f"{src.key} is connected to an input of its own node{why}")
                     continue
                 if src.kind == "output" and src.declared and dst.declared:
                     if src.node.name not in self.parents[dst.node.name]:
@@ -275,6 +303,22 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {' -> '.join(self.order)}>"
+
+
+def _ignored_notes(nodes: list[ProcessNode]) -> list[str]:
+    """One note per node naming the KWDagger layout options it gives, and one for every node_dpath."""
+    notes = []
+    for node in nodes:
+        others = [o for o in node.ignored_options if o != "node_dpath"]
+        if others:
+            notes.append(f"{node.name}: {', '.join(others)} accepted but not followed "
+                         f"(trackdag keeps <root>/{node.name}/{node.name}_id_<hash>/ and runs the command alone)")
+    shared = [node.name for node in nodes if "node_dpath" in node.ignored_options]
+    if shared:
+        notes.append(f"node_dpath ({', '.join(shared)}) is not followed: each job keeps its own folder "
+                     "<root>/<node>/<node>_id_<hash>/ (the job folder is the record), so jobs that KWDagger "
+                     "collapsed because they wrote one shared file there run separately here")
+    return notes
 
 
 def _check_out_path(node: str, key: str, rel: Any) -> list[str]:

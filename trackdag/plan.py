@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .errors import ParamsError, PlanError, did_you_mean
+from .errors import ParamsError, PlanError
 from .fragments import Fragments, join_parts
 from .ids import canonical_json, digest, digest_text, short_id
 from .node import NO_DEFAULT
@@ -189,7 +189,8 @@ def _enabled(value: Any, key: str, source: str) -> "bool | str":
 
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
          *, cwd: "str | None" = None, source: str = "params",
-         slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False) -> Plan:
+         slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False,
+         missing_as_none: bool = False) -> Plan:
     """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input.
 
     Nodes are planned one after the other, each over every row, so that a
@@ -197,7 +198,11 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     ``slurm_options``: the params' top-level ``slurm_options:`` (see
     :mod:`trackdag.slurm_options`).  ``out_overrides``: a row may name an
     output's file (KWDagger's ``<node>.<output>: name.json``), a path relative
-    to the job folder like ``out_paths``; it enters the job id.
+    to the job folder like ``out_paths``; it enters the job id.  An input
+    with no value in a row (no default, not in the row, not connected) is an
+    error, unless ``missing_as_none`` (KWDagger's rule, for ``trackdag
+    schedule``): then the command gets the text ``None``, the id a null, and
+    the plan a note naming the inputs.
 
     Python's cyclic garbage collector is paused meanwhile (see
     :mod:`trackdag.gcpause`).
@@ -206,11 +211,12 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
 
     with paused_gc():
         return _plan(pipeline, rows, root, cwd=cwd, source=source, slurm_options=slurm_options,
-                     out_overrides=out_overrides)
+                     out_overrides=out_overrides, missing_as_none=missing_as_none)
 
 
 def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike", *, cwd: "str | None",
-          source: str, slurm_options: Mapping[str, Any] | None, out_overrides: bool) -> Plan:
+          source: str, slurm_options: Mapping[str, Any] | None, out_overrides: bool,
+          missing_as_none: bool) -> Plan:
     from .slurm_options import merge, to_resources
 
     check_row_values(rows, source=source)
@@ -284,7 +290,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
             lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()} if need_lookups else {}
-            for port in sorted(base_ports | (given.keys() & info.in_keys) if given else base_ports):
+            for port in _local_order(base_ports | (given.keys() & info.in_keys) if given else base_ports, info):
                 sources = info.fed.get(port)
                 if port in info.gathers:
                     members_of[port] = []  # chosen below, once the job's own values are known
@@ -301,11 +307,12 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 elif sources:  # forwarded from another node's input (several peers: whichever has a value)
                     found = [(f"{s[1]}.{s[2]}", state.values[(s[1], s[2])]) for s in sources
                              if state.values.get((s[1], s[2]), (None, None))[0] is not None]
-                    if not found:
+                    if not found and not missing_as_none:
                         missing[f"{sources[0][1]}.{sources[0][2]}"] = None
                         continue
-                    value = _one_value([(k, v) for k, (v, _) in found], f"{info.name}.{port}", source)
-                    origin = found[0][1][1]
+                    value = _one_value([(k, v) for k, (v, _) in found], f"{info.name}.{port}", source) \
+                        if found else None
+                    origin = found[0][1][1] if found else None
                     for _k, (_v, from_job) in found:
                         if from_job not in (None, "parent"):
                             parents[from_job] = None
@@ -322,7 +329,8 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                     origin = None
                 if value is None:
                     missing[f"{info.name}.{port}"] = None
-                    continue
+                    if not missing_as_none:
+                        continue
                 inputs[port] = value
                 state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
                 if origin is None:
@@ -342,6 +350,9 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             for port in sorted(declared_inputs.difference(inputs, members_of)):
                 if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
+                    if missing_as_none:  # KWDagger's: the command gets the text None, the id a null
+                        inputs[port] = id_inputs[port] = None
+                        state.values[(info.name, port)] = (None, None)
             if gather_ids or out_given:
                 payload: dict[str, Any] = {"node": info.name, "algo": algo, "inputs": id_inputs,
                                            "parents": sorted(parents)}
@@ -401,9 +412,15 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 notes[f"{info.name}: rows differing only in perf params {', '.join(changed)} share one job; the first row's values are used"] = None
             node_jobs.setdefault(job_id, job)
             state.jobs[info.name] = job
+            for port in members_of:  # a gathered input's value is its manifest, written by this job
+                state.values[(info.name, port)] = (job.inputs[port], job.job_id)
     if missing:
         keys = ", ".join(sorted(missing))
-        raise ParamsError(f"{source}: input(s) {keys} have no value: set them in the params or give in_paths a default")
+        if not missing_as_none:
+            raise ParamsError(f"{source}: input(s) {keys} have no value: give each a value in the params "
+                              "(<node>.<input>: PATH), a default in in_paths, or a connection from another node")
+        notes[f"input(s) {keys} have no value in some row: their commands get the text None, as KWDagger's did "
+              "(give each a value in the params, a default in in_paths, or a connection)"] = None
     if ignored_slurm:
         notes[f"slurm options without a meaning here, ignored: {', '.join(sorted(ignored_slurm))} "
               "(cpus, gpus and mem became resources; trackdag runs on Ray or locally, not under Slurm)"] = None
@@ -464,6 +481,16 @@ def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterab
         return (*keys, job.job_id)
 
     return sorted(members, key=order)
+
+
+def _local_order(ports: Iterable[str], info: _NodeInfo) -> list[str]:
+    """``ports`` by name, an input forwarded from another input of the same node after that input."""
+    def depth(port: str, seen: frozenset = frozenset()) -> int:
+        local = [p for kind, src, p in info.fed.get(port, ()) if kind == "input" and src == info.name
+                 and p not in seen]
+        return max((1 + depth(p, seen | {port}) for p in local), default=0)
+
+    return sorted(ports, key=lambda p: (depth(p), p))
 
 
 def _one_value(found: list[tuple[str, Any]], key: str, source: str) -> Any:

@@ -38,7 +38,7 @@ from .api import catalog_path
 from .errors import ExecutionError, ParamsError, PlanError
 from .paths import PathError, check_dir, check_file, make_dir
 from .layout import is_done, read_config_id, read_done, write_job_folder
-from .matrix import DEFAULT_GRID_LIMIT, ParamsSpec, expand, load_params
+from .matrix import DEFAULT_GRID_LIMIT, ParamsSpec, expand, gives_no_params, load_params
 from .order import Fill, check_fill, filled_rows, plan_fill
 from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
@@ -100,7 +100,7 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
             max_configs: int | None = None, grid_limit: int | None = DEFAULT_GRID_LIMIT,
             cwd: str | None = None, slurm_options: Any = None, params_pipeline_first: bool = False,
             max_cpus: float | None = None, max_gpus: float | None = None,
-            out_overrides: bool = False) -> Prepared:
+            out_overrides: bool = False, kwdagger_rows: bool = False) -> Prepared:
     """Parse and validate params and pipeline, expand the grid and plan the jobs.
 
     ``--pipeline`` beats the params' ``pipeline:`` key, unless
@@ -110,7 +110,10 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
     ``max_gpus``: no job asks for more CPUs / GPUs than this (see
     :mod:`trackdag.caps`, for ``trackdag schedule``'s serial and tmux).  ``out_overrides``: rows
     may name outputs' files (KWDagger's rule, for ``trackdag schedule``; see
-    :func:`trackdag.plan.plan`).
+    :func:`trackdag.plan.plan`).  ``kwdagger_rows`` (KWDagger's rules, for
+    ``trackdag schedule``): params naming no parameter at all are one row of
+    defaults, and an input with no value gets the text ``None`` (see
+    ``missing_as_none`` in :func:`trackdag.plan.plan`).
     """
     spec = params if isinstance(params, ParamsSpec) else load_params(params)
     ref = pipeline if pipeline is not None else spec.pipeline
@@ -119,11 +122,13 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
     if ref is None:
         raise ParamsError(f"{spec.source}: no pipeline: pass --pipeline or add 'pipeline: pkg.module.function()'")
     pipe = load_pipeline(ref, base_dir=spec.base_dir)
-    rows = expand(spec, max_configs=max_configs, grid_limit=grid_limit)
+    rows = [{}] if kwdagger_rows and gives_no_params(spec) else \
+        expand(spec, max_configs=max_configs, grid_limit=grid_limit)
     from .slurm_options import merge
 
     the_plan = make_plan(pipe, rows, root, cwd=cwd, source=spec.source,
-                         slurm_options=merge(slurm_options, spec.slurm_options), out_overrides=out_overrides)
+                         slurm_options=merge(slurm_options, spec.slurm_options), out_overrides=out_overrides,
+                         missing_as_none=kwdagger_rows)
     if max_cpus is not None or max_gpus is not None:
         from .caps import cap_resources
 
@@ -288,7 +293,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         timeout: float | None = None, log_limit: int | None = None, hash_outputs: bool = False,
         devices: Any = None, slurm_options: Any = None, params_pipeline_first: bool = False,
         max_cpus: float | None = None, max_gpus: float | None = None, out_overrides: bool = False,
-        rerun: "Iterable[str]" = (), downstream: bool = True,
+        kwdagger_rows: bool = False, rerun: "Iterable[str]" = (), downstream: bool = True,
         argv: list[str] | None = None, cwd: str | None = None,
         on_event: Callable[..., None] | None = None, on_tick: Callable[[], None] | None = None,
         on_plan: Callable[[Plan, int], None] | None = None) -> RunResult:
@@ -324,7 +329,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     cwd = os.path.abspath(cwd or os.getcwd())
     prepared = prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit,
                        cwd=cwd, slurm_options=slurm_options, params_pipeline_first=params_pipeline_first,
-                       max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=out_overrides)
+                       max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=out_overrides,
+                       kwdagger_rows=kwdagger_rows)
     the_plan = prepared.plan
     executor = make_executor(backend, workers, ray_address=ray_address, root=the_plan.root,
                              ray_timeout=ray_timeout, devices=devices)

@@ -110,12 +110,12 @@ def schedule(*, params: Any, pipeline: Any = None, root_dpath: str = DEFAULT_ROO
     if not truthy(run):
         prepared = sweep.prepare(params, pipeline=pipeline, root=root_dpath, max_configs=max_configs,
                                  slurm_options=slurm_options, params_pipeline_first=True, max_cpus=max_cpus,
-                                 max_gpus=max_gpus, out_overrides=True)
+                                 max_gpus=max_gpus, out_overrides=True, kwdagger_rows=True)
         return "dry", sweep.dry_run(prepared, skip_existing=keep)
     return "run", sweep.run(params, pipeline=pipeline, root=root_dpath, backend=kind, workers=workers,
                             ray_address=ray_address, max_configs=max_configs, skip_existing=keep,
                             devices=devices, slurm_options=slurm_options, params_pipeline_first=True,
-                            max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=True, argv=argv, on_event=on_event, on_plan=on_plan)
+                            max_cpus=max_cpus, max_gpus=max_gpus, out_overrides=True, kwdagger_rows=True, argv=argv, on_event=on_event, on_plan=on_plan)
 
 
 #: KWDagger's ``kwdagger.schedule.__cli__``: ``__cli__.main(argv=False, **options)`` (see :mod:`.entry`)
