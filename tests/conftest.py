@@ -259,6 +259,15 @@ def alive(pid):
     return state != "Z"
 
 
+def spawned_jobs(token):
+    """How many jobs run with their ``--spawn=TOKEN`` child up: the children are named TOKEN.
+
+    (Each such job is two processes with the token in their command line, its own and its
+    child's; counting those would take one job for two.)
+    """
+    return len([pid for pid in procs_with(token) if cmdline(pid).startswith(token)])
+
+
 def cmdline(pid):
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

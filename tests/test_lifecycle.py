@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from conftest import (SLEEPER, alive, cmdline, cwd_of, descendants, driver, job_counts, procs_with,
-                      running_markers, single, wait_for)
+                      running_markers, single, spawned_jobs, wait_for)
 from trackdag.lock import RunLockedError
 from trackdag.status import show, status
 from trackdag.sweep import run
@@ -25,7 +25,7 @@ def test_interrupt_stops_every_job_and_leaves_no_orphans(tmp_path, backend, sig)
     token = f"tdsleep{uuid.uuid4().hex[:10]}"
     proc = driver(tmp_path, {"job.i": [1, 2, 3, 4], "job.spawn": token}, backend)
     try:
-        wait_for(lambda: len(procs_with(token)) >= 2, what="two running jobs")
+        wait_for(lambda: spawned_jobs(token) >= 2, what="two running jobs")
         helpers = descendants(proc.pid)  # Ray's daemons and workers, or the local jobs
         sent = time.monotonic()
         if sig == signal.SIGINT:

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import driver, job_counts, procs_with, run_demo, single, two_stage, wait_for
+from conftest import driver, job_counts, procs_with, run_demo, single, spawned_jobs, two_stage, wait_for
 from trackdag.records import read_attempts, read_runs
 from trackdag.reindex import reindex
 from trackdag.report import build_report, format_json
@@ -150,7 +150,7 @@ def test_no_job_outlives_a_killed_driver(tmp_path, backend):
     token = f"tdorphan{uuid.uuid4().hex[:10]}"
     proc = driver(tmp_path, {"job.i": [1, 2, 3, 4], "job.spawn": token}, backend)
     try:
-        wait_for(lambda: len(procs_with(token)) >= 2, what="two running jobs")
+        wait_for(lambda: spawned_jobs(token) >= 2, what="two running jobs")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver, its Ray, its workers: everything but the jobs' sessions
         proc.wait()

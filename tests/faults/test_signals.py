@@ -7,7 +7,7 @@ import uuid
 import duckdb
 import pytest
 
-from conftest import driver, procs_with, wait_for
+from conftest import driver, procs_with, spawned_jobs, wait_for
 
 
 @pytest.mark.parametrize("backend", ["local", "ray"])
@@ -15,7 +15,7 @@ def test_a_double_ctrl_c_leaves_nothing_running(tmp_path, backend):
     token = f"tddouble{uuid.uuid4().hex[:10]}"
     proc = driver(tmp_path, {"job.i": [1, 2, 3, 4, 5, 6], "job.spawn": token}, backend)
     try:
-        wait_for(lambda: len(procs_with(token)) >= 2, what="two running jobs")
+        wait_for(lambda: spawned_jobs(token) >= 2, what="two running jobs")
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)  # impatient
