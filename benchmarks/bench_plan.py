@@ -32,23 +32,19 @@ HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent / "examples" / "demo"
 N_PARAM1 = 8192  # x 2 source files = 16,384 rows
 
-PARAMS = f"""
-pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
-matrix:
-    stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
-    stage1_predict.param1: {json.dumps(list(range(N_PARAM1)))}
-    stage1_evaluate.workers: 4
-"""
-
 N_BIG = 1_000_000  # values of param1 in the big params file (x 2 source files)
 
-BIG_PARAMS = f"""
+
+def params_yaml(n_param1: int) -> str:
+    """The demo's params file with ``n_param1`` values of param1 (x 2 source files)."""
+    return f"""
 pipeline: 'example_user_module.pipelines.my_demo_pipeline()'
 matrix:
     stage1_predict.src_fpath: [README.rst, run_pipeline.sh]
-    stage1_predict.param1: {json.dumps(list(range(N_BIG)))}
+    stage1_predict.param1: {json.dumps(list(range(n_param1)))}
     stage1_evaluate.workers: 4
 """
+
 
 PARSE = """
 import sys, time, json, importlib
@@ -101,7 +97,7 @@ def main() -> None:
         shutil.copytree(DEMO, work / "demo", ignore=shutil.ignore_patterns("pipeline_output", "__pycache__"))
         cwd = work / "demo"
         params_file = cwd / "params.yaml"
-        params_file.write_text(PARAMS)
+        params_file.write_text(params_yaml(N_PARAM1))
         rows = []
         for i in range(args.repeat):
             wall, peak, out = child([sys.executable, "-m", "trackdag", "run", "--params", str(params_file),
@@ -114,7 +110,7 @@ def main() -> None:
             info = json.loads(out)
             rows.append(("register 32,768 jobs in the catalog (bulk, one transaction)", info["register_s"], peak))
         big_file = cwd / "big_params.yaml"
-        big_file.write_text(BIG_PARAMS)
+        big_file.write_text(params_yaml(N_BIG))
         for module, name in (("trackdag.yaml12", "YAML loader (yaml12, libyaml)"),
                              ("trackdag.yaml_fast", "fast path (yaml_fast)")):
             for i in range(args.repeat):
