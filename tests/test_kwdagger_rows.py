@@ -167,3 +167,38 @@ def test_a_forwarded_gathered_input_is_the_manifest_and_waits_for_its_writer(tmp
     [a] = [j for j in p.jobs.values() if j.node == "audit"]
     assert a.inputs["parts"] == m.inputs["parts"] == f"{m.folder}/_gather/parts.txt"
     assert a.parents == (m.job_id,) and (m.job_id, a.job_id) in p.edges
+
+
+def _producer_consumer() -> Pipeline:
+    producer = ProcessNode(name="producer", executable="python make.py", out_paths={"data_fpath": "data.txt"},
+                           algo_params={"algo": "x"})
+    consumer = ProcessNode(name="consumer", executable="python use.py", in_paths={"data_fpath"},
+                           out_paths={"out_fpath": "out.txt"})
+    producer.outputs["data_fpath"].connect(consumer.inputs["data_fpath"])
+    return Pipeline([producer, consumer])
+
+
+def test_a_row_may_set_a_connected_input_under_schedule_and_it_beats_the_connection(tmp_path):
+    """KWDagger's rule (its identity tests): the consumer reads the row's file and depends on no producer."""
+    rows = [{"consumer.data_fpath": "/precomputed/data", "producer.algo": algo} for algo in ("x", "y")]
+    the_plan = plan(_producer_consumer(), rows, tmp_path / "out", connected_overrides=True)
+    by_node = {}
+    for job in the_plan.jobs.values():
+        by_node.setdefault(job.node, []).append(job)
+    assert len(by_node["producer"]) == 2
+    (consumer,) = by_node["consumer"]  # changing only the unused producer does not move the consumer
+    assert consumer.inputs["data_fpath"] == "/precomputed/data" and consumer.parents == ()
+    assert "--data_fpath=/precomputed/data" in consumer.command
+    assert not [e for e in the_plan.edges if e[1] == consumer.job_id]
+    # a row without the value keeps the connection
+    linked = plan(_producer_consumer(), [{"producer.algo": "x"}], tmp_path / "out", connected_overrides=True)
+    (child,) = [j for j in linked.jobs.values() if j.node == "consumer"]
+    assert len(child.parents) == 1 and child.inputs["data_fpath"].endswith("/data.txt")
+
+
+def test_trackdag_run_still_refuses_a_connected_input_in_the_params(tmp_path):
+    with pytest.raises(ParamsError, match="'consumer.data_fpath' is connected to producer.data_fpath; remove it"):
+        plan(_producer_consumer(), [{"consumer.data_fpath": "/precomputed/data"}], tmp_path / "out")
+    prepared = sweep.prepare({"consumer.data_fpath": "/precomputed/data"}, pipeline=_producer_consumer(),
+                             root=tmp_path / "out", kwdagger_rows=True)
+    assert {j.node for j in prepared.plan.jobs.values()} == {"producer", "consumer"}

@@ -190,7 +190,7 @@ def _enabled(value: Any, key: str, source: str) -> "bool | str":
 def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike",
          *, cwd: "str | None" = None, source: str = "params",
          slurm_options: Mapping[str, Any] | None = None, out_overrides: bool = False,
-         missing_as_none: bool = False) -> Plan:
+         missing_as_none: bool = False, connected_overrides: bool = False) -> Plan:
     """Turn rows into de-duplicated jobs; raises ParamsError/PlanError on bad input.
 
     Nodes are planned one after the other, each over every row, so that a
@@ -202,7 +202,9 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
     with no value in a row (no default, not in the row, not connected) is an
     error, unless ``missing_as_none`` (KWDagger's rule, for ``trackdag
     schedule``): then the command gets the text ``None``, the id a null, and
-    the plan a note naming the inputs.
+    the plan a note naming the inputs.  ``connected_overrides`` (KWDagger's
+    rule, for ``trackdag schedule``): a row's value for a connected input
+    beats the connection; the job then does not depend on that input's source.
 
     Python's cyclic garbage collector is paused meanwhile (see
     :mod:`trackdag.gcpause`).
@@ -211,16 +213,18 @@ def plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLik
 
     with paused_gc():
         return _plan(pipeline, rows, root, cwd=cwd, source=source, slurm_options=slurm_options,
-                     out_overrides=out_overrides, missing_as_none=missing_as_none)
+                     out_overrides=out_overrides, missing_as_none=missing_as_none,
+                     connected_overrides=connected_overrides)
 
 
 def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLike", *, cwd: "str | None",
           source: str, slurm_options: Mapping[str, Any] | None, out_overrides: bool,
-          missing_as_none: bool) -> Plan:
+          missing_as_none: bool, connected_overrides: bool) -> Plan:
     from .slurm_options import merge, to_resources
 
     check_row_values(rows, source=source)
-    undeclared = check_row_keys(pipeline, rows, source=source, out_overrides=out_overrides)
+    undeclared = check_row_keys(pipeline, rows, source=source, out_overrides=out_overrides,
+                                connected_overrides=connected_overrides)
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.path.abspath(os.fspath(root))
     infos = [_node_info(pipeline, n, cwd) for n in pipeline.order]
@@ -295,6 +299,8 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 if port in info.gathers:
                     members_of[port] = []  # chosen below, once the job's own values are known
                     continue
+                if sources and connected_overrides and port in given:
+                    sources = None  # the row's value beats the connection (KWDagger's rule, under schedule)
                 if sources and sources[0][0] == "output":
                     paths = []
                     for _, src_node, src_port in sources:

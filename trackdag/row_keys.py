@@ -25,7 +25,7 @@ TYPO_CUTOFF = 0.8
 
 
 def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: str = "params",
-                   out_overrides: bool = False) -> list[str]:
+                   out_overrides: bool = False, connected_overrides: bool = False) -> list[str]:
     """Reject keys that name no node, an output, a connected input or a near-miss of a declared param.
 
     All problems are reported together in one line.  A key naming a param
@@ -33,7 +33,9 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
     algo param (KWDagger's rule: it enters the job id and the command line);
     returns those keys, for a note.  With ``out_overrides`` (``trackdag
     schedule``, KWDagger's command line) a key naming an output is accepted:
-    it names that output's file in the job folder.
+    it names that output's file in the job folder, and with
+    ``connected_overrides`` (the same) a key naming a connected input gives
+    that input its value in the row, in place of the connection.
     """
     problems, undeclared = [], []
     seen: set[str] = set()
@@ -42,7 +44,7 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
             if key in seen:
                 continue
             seen.add(key)
-            problem = _key_problem(pipeline, key, out_overrides)
+            problem = _key_problem(pipeline, key, out_overrides, connected_overrides)
             if problem == "undeclared":
                 undeclared.append(key)
             elif problem:
@@ -52,7 +54,8 @@ def check_row_keys(pipeline: Pipeline, rows: list[dict[str, Any]], *, source: st
     return undeclared
 
 
-def _key_problem(pipeline: Pipeline, key: str, out_overrides: bool = False) -> str | None:
+def _key_problem(pipeline: Pipeline, key: str, out_overrides: bool = False,
+                 connected_overrides: bool = False) -> str | None:
     if key == SLURM:
         return None
     node_name, dot, param = key.partition(".")
@@ -70,7 +73,7 @@ def _key_problem(pipeline: Pipeline, key: str, out_overrides: bool = False) -> s
         return (f"key {key!r} is an output of {node_name}; its path is fixed by out_paths "
                 "(`trackdag schedule`, KWDagger's command line, takes it as the file's name in the job folder)")
     connected = pipeline.connected_inputs(node_name)
-    if param in connected:
+    if param in connected and not (connected_overrides and node.inputs[param].gather is None):
         src = ", ".join(p.key for p in connected[param])
         return f"key {key!r} is connected to {src}; remove it from the params"
     fed_params = {k for k in node.algo_params if node.param_ports[k].sources}

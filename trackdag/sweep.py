@@ -112,8 +112,9 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
     may name outputs' files (KWDagger's rule, for ``trackdag schedule``; see
     :func:`trackdag.plan.plan`).  ``kwdagger_rows`` (KWDagger's rules, for
     ``trackdag schedule``): params naming no parameter at all are one row of
-    defaults, and an input with no value gets the text ``None`` (see
-    ``missing_as_none`` in :func:`trackdag.plan.plan`).
+    defaults, an input with no value gets the text ``None``, and a row may
+    set a connected input, which then beats the connection (see
+    ``missing_as_none`` and ``connected_overrides`` in :func:`trackdag.plan.plan`).
     """
     spec = params if isinstance(params, ParamsSpec) else load_params(params)
     ref = pipeline if pipeline is not None else spec.pipeline
@@ -128,7 +129,7 @@ def prepare(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str
 
     the_plan = make_plan(pipe, rows, root, cwd=cwd, source=spec.source,
                          slurm_options=merge(slurm_options, spec.slurm_options), out_overrides=out_overrides,
-                         missing_as_none=kwdagger_rows)
+                         missing_as_none=kwdagger_rows, connected_overrides=kwdagger_rows)
     if max_cpus is not None or max_gpus is not None:
         from .caps import cap_resources
 
