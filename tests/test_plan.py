@@ -208,3 +208,21 @@ def test_a_command_too_long_in_total_is_refused_naming_the_largest_argument(tmp_
             "the environment); the largest argument is 'n.p10' (100,016 bytes)") in message
     row = {f"n.p{i}": "v" * 100_000 for i in range(9)}
     assert len(plan(node, [row], tmp_path).jobs) == 1  # 900 KB is fine
+
+
+@pytest.mark.parametrize("root_name", ["plain", "with space", "it's", "日本"])
+def test_commands_are_the_shell_quoting_of_their_arguments_whatever_the_root(tmp_path, root_name):
+    """Planning builds commands from cached and unquoted pieces; each must equal render_command's."""
+    from trackdag.node import ProcessNode
+    from trackdag.pipeline import Pipeline
+
+    a = ProcessNode(name="a", executable="prog a", in_paths={"src"}, out_paths={"out": "o.json", "d": "."},
+                    algo_params={"x": 1, "s": "a b"}, perf_params={"w": 0})
+    b = ProcessNode(name="b", executable="prog b", in_paths={"inp"}, out_paths={"res": "sub/r.json"})
+    a.outputs["out"].connect(b.inputs["inp"])
+    rows = [{"a.src": src, "a.x": x} for src in ("data.txt", "my file.txt") for x in (1, -0.0, "$(id)", None, [1, 2])]
+    the_plan = plan(Pipeline([a, b]), rows, tmp_path / root_name, cwd=str(tmp_path))
+    for job in the_plan.jobs.values():
+        executable = "prog a" if job.node == "a" else "prog b"
+        args = sorted({**job.params, **job.inputs, **job.outputs}.items())
+        assert job.command == render_command(executable, args)

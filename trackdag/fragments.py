@@ -87,15 +87,25 @@ class Fragments:
             found = self._words[ck] = (shlex.quote(word), len(word) + 1, "\x00" in word)
         return found
 
-    def command_parts(self, args: Iterable[tuple[str, Any]]) -> "tuple[list[str], int] | None":
+    def command_parts(self, args: Iterable[tuple[str, Any]],
+                      unique: Mapping[str, bool] = {}) -> "tuple[list[str], int] | None":  # noqa: B006 (read only)
         """The quoted words of each argument and the characters of the unquoted words (with a space each).
 
         None when an argument holds a NUL byte, or when the command may
         be too long: then :func:`trackdag.commands.check_command` must look
-        at it (and will refuse it or say it fits).
+        at it (and will refuse it or say it fits).  ``unique``: keys whose
+        values are new in every job (outputs' paths), not worth caching;
+        True when their word surely needs no quoting (see :meth:`plain`).
         """
         words, parts, chars = self._words, [], 0
         for key, value in args:
+            if key in unique and type(value) is str:
+                word = f"--{key}={value}"
+                if "\x00" in word:
+                    return None
+                parts.append(word if unique[key] else shlex.quote(word))
+                chars += len(word) + 1
+                continue
             kind = type(value)  # the cache key, as in _word() (inlined: this runs for every argument)
             if kind is str:
                 found = words.get((key, value))
@@ -128,6 +138,11 @@ class Fragments:
 
             return render_command(executable, args, multiline=multiline)
         return join_parts(executable, done[0], multiline)
+
+    @staticmethod
+    def plain(word: str) -> bool:
+        """Whether ``word`` is its own shell quoting (``shlex.quote`` returns it unchanged)."""
+        return bool(word) and shlex.quote(word) == word
 
     @staticmethod
     def fits(executable: str, chars: int) -> bool:

@@ -163,6 +163,10 @@ def _node_info(pipeline: Pipeline, name: str, cwd: str) -> _NodeInfo:
     )
 
 
+#: an empty mapping shared by the jobs and rows that have nothing there (never written to)
+_NOTHING: Mapping[str, Any] = {}
+
+
 @dataclass
 class _Row:
     """One matrix row while it is planned: its values by node, and the jobs it made so far."""
@@ -174,6 +178,8 @@ class _Row:
     #: input values of this row, with the job that produced them (None = a user value)
     values: dict[tuple[str, str], tuple[Any, "str | None"]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
+    #: the row's keys, in order (rows of one matrix mostly share them: per-node work is looked up by them)
+    keys: tuple = ()
 
 
 def _enabled(value: Any, key: str, source: str) -> "bool | str":
@@ -230,7 +236,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
     infos = [_node_info(pipeline, n, cwd) for n in pipeline.order]
     jobs: dict[str, Job] = {}
     edges: dict[tuple[str, str], None] = {}
-    short_owner: dict[tuple[str, str], str] = {}
+    short_owner: dict[str, dict[str, str]] = {}  # node -> short id -> the job id that has it
     missing: dict[str, None] = {}
     notes: dict[str, None] = dict.fromkeys(pipeline.notes)
     ignored_slurm: dict[str, None] = {}
@@ -247,13 +253,17 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
         for key, value in row.items():
             node_name, _, param = key.partition(".")
             by_node.setdefault(node_name, {})[param] = value
-        states.append(_Row(index, row, by_node))
+        states.append(_Row(index, row, by_node, keys=tuple(row)))
     if undeclared:
         notes[f"undeclared param(s) {', '.join(sorted(undeclared))} passed as algo params (they enter the job id)"] \
             = None
 
+    # (node, input) pairs another node forwards from: the only row values kept for later nodes
+    forwarded = {(s[1], s[2]) for info in infos for srcs in info.fed.values() for s in srcs if s[0] == "input"}
     for info in infos:
         node_jobs = by_node_jobs.setdefault(info.name, {})
+        owners = short_owner.setdefault(info.name, {})
+        port_orders: dict[frozenset, list[str]] = {}  # the ports a row sets beyond the node's own -> their order
         # the same for every row: computed once per node
         upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
             src for srcs in info.param_fed.values() for src, _ in srcs}
@@ -266,17 +276,27 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
         # each output's path below the job folder, normalized once (None: the folder itself)
         out_rel = {k: None if rel in (".", "./") or os.path.normpath(rel) == "." else os.path.normpath(rel)
                    for k, rel in info.out_paths.items()}
+        # outputs' command words need no shell quoting when the folder's path needs none (short ids are [0-9a-z])
+        plain_outputs = {k: Fragments.plain(f"--{k}={node_dir}{info.name}_id_0/{rel or ''}") for k, rel in out_rel.items()}
+        shared_resources = {**base_slurm[0], **info.resources}  # every job's, unless its row has Slurm options
+        requested_keys: dict[tuple, list[str]] = {}  # a row's keys -> those this node's jobs record as requested
         for state in states:
-            given = dict(state.by_node.get(info.name, {}))
-            enabled = _enabled(given.pop(ENABLED, True), f"{info.name}.{ENABLED}", source)
-            row_slurm = given.pop(SLURM, None)
+            given = state.by_node.get(info.name, _NOTHING)
+            if ENABLED in given or SLURM in given:
+                given = dict(given)
+                enabled = _enabled(given.pop(ENABLED, True), f"{info.name}.{ENABLED}", source)
+                row_slurm = given.pop(SLURM, None)
+            else:
+                enabled, row_slurm = True, None
             if not enabled or any(u in state.disabled for u in upstream):
                 state.disabled.add(info.name)  # off in this row, and so is every node that depends on it
                 continue
             algo = dict(info.algo_defaults)
             perf = dict(info.perf_defaults)
-            out_given = {k: _out_override(info.name, k, v, source) for k, v in given.items() if k in info.out_paths}
-            out_given = {k: v for k, v in out_given.items() if v != os.path.normpath(info.out_paths[k])}
+            out_given = _NOTHING
+            if given and not info.out_paths.keys().isdisjoint(given):
+                out_given = {k: _out_override(info.name, k, v, source) for k, v in given.items() if k in info.out_paths}
+                out_given = {k: v for k, v in out_given.items() if v != os.path.normpath(info.out_paths[k])}
             for key, value in given.items():
                 if key in info.perf_keys:
                     perf[key] = value
@@ -294,7 +314,11 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
             lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()} if need_lookups else {}
-            for port in _local_order(base_ports | (given.keys() & info.in_keys) if given else base_ports, info):
+            extra = frozenset(given.keys() & info.in_keys) if given else frozenset()
+            ports = port_orders.get(extra)
+            if ports is None:
+                ports = port_orders[extra] = _local_order(base_ports | extra, info)
+            for port in ports:
                 sources = info.fed.get(port)
                 if port in info.gathers:
                     members_of[port] = []  # chosen below, once the job's own values are known
@@ -338,7 +362,8 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                     if not missing_as_none:
                         continue
                 inputs[port] = value
-                state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
+                if (info.name, port) in forwarded:
+                    state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
                 if origin is None:
                     id_inputs[port] = value
                     lookup[f"{info.name}.{port}"] = given.get(port, value)
@@ -374,7 +399,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             job = jobs.get(job_id)
             if job is None:
                 short = short_id(job_id)
-                owner = short_owner.setdefault((info.name, short), job_id)
+                owner = owners.setdefault(short, job_id)
                 if owner != job_id:
                     raise PlanError(f"short id collision in node {info.name!r}: {short} is the prefix of {owner} and {job_id}")
                 folder = f"{node_dir}{info.name}_id_{short}"
@@ -389,22 +414,31 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                     gathered[port] = tuple(m.outputs[src_port] for m in members)
                 params = {**algo, **perf}
                 args = sorted({**params, **inputs, **outputs}.items())
-                requested = {k: v for k, v in state.row.items() if k.partition(".")[0] in info.config_nodes
-                             and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM}
-                built = fragments.command_parts(args)
+                row = state.row
+                keys = requested_keys.get(state.keys)
+                if keys is None:
+                    keys = requested_keys[state.keys] = [
+                        k for k in row if k.partition(".")[0] in info.config_nodes
+                        and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM]
+                requested = {k: row[k] for k in keys}
+                built = fragments.command_parts(args, plain_outputs if not out_given else _NOTHING)
                 if built is None or not Fragments.fits(info.executable, built[1]):
                     words = command_words(args)
                     check_command(info.name, info.executable, words, source=source)  # raises, or it fits
                     command = _join_command(info.executable, words)
                 else:
                     command = join_parts(info.executable, built[0])
-                row_wide = state.row.get(SLURM)
-                mapped, ignored = (base_slurm if row_wide is None and row_slurm is None else
-                                   to_resources(merge(slurm_options, row_wide, info.slurm, row_slurm)))
-                ignored_slurm.update(dict.fromkeys(ignored))
+                row_wide = row.get(SLURM)
+                if row_wide is None and row_slurm is None:
+                    resources = shared_resources
+                    ignored_slurm.update(dict.fromkeys(base_slurm[1]))
+                else:
+                    mapped, ignored = to_resources(merge(slurm_options, row_wide, info.slurm, row_slurm))
+                    ignored_slurm.update(dict.fromkeys(ignored))
+                    resources = {**mapped, **info.resources}
                 job = Job(job_id, short, info.name, folder, params, inputs, outputs, tuple(sorted(parents)),
-                          requested, command, state.index,
-                          {**mapped, **info.resources}, enabled == "redo", gathered, info.setup, info.teardown)
+                          requested, command, state.index, resources, enabled == "redo", gathered or _NOTHING,
+                          info.setup, info.teardown)
                 jobs[job_id] = job
                 # its outputs' paths too, for a gather grouped by an ancestor's output (KWDagger's
                 # group_by=['prepare.data_fpath']: one group per prepare job)
@@ -416,7 +450,8 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             elif perf and any(job.params.get(k) != v for k, v in perf.items()):
                 changed = sorted(k for k, v in perf.items() if job.params.get(k) != v)
                 notes[f"{info.name}: rows differing only in perf params {', '.join(changed)} share one job; the first row's values are used"] = None
-            node_jobs.setdefault(job_id, job)
+            if need_lookups:  # a gather's candidates
+                node_jobs.setdefault(job_id, job)
             state.jobs[info.name] = job
             for port in members_of:  # a gathered input's value is its manifest, written by this job
                 state.values[(info.name, port)] = (job.inputs[port], job.job_id)
