@@ -227,3 +227,27 @@ def test_each_micro_batch_that_brings_a_new_key_or_value_kind_regenerates_the_vi
     record(evs[2], {"metrics.ev.acc": 0.25})  # a new kind of value widens the column
     assert types() == {"metrics.ev.acc": "DOUBLE", "metrics.ev.f1": "DOUBLE"}
     assert cat.query('SELECT "metrics.ev.acc" FROM results_ev ORDER BY 1') == [(0.25,), (1.0,), (2.0,)]
+
+
+def test_param_sets_computed_by_chunks_equal_those_computed_at_once(tmp_path, monkeypatch):
+    """A registration completes its jobs' param sets by chunks of PARAM_SET_CHUNK: the same rows either way."""
+    import shutil
+    from datetime import datetime
+
+    from trackdag import views
+    from trackdag.plan import plan
+
+    found = []
+    for chunk in (2, 10_000):
+        monkeypatch.setattr(views, "PARAM_SET_CHUNK", chunk)
+        shutil.rmtree(tmp_path / "out", ignore_errors=True)
+        the_plan = plan(pipeline(tmp_path), [{"prep.src": "d.txt", "prep.p": p} for p in range(5)], tmp_path / "out",
+                        cwd=str(tmp_path))
+        cat = trackdag.Catalog(tmp_path / "out" / "catalog.duckdb")
+        cat.begin_run({"run_id": "r", "root": str(tmp_path), "backend": "local", "host": "h", "pid": 1,
+                       "trackdag_version": "t", "started": datetime.now(), "status": "running"})
+        cat.register_plan("r", the_plan, {j: "planned" for j in the_plan.jobs})
+        found.append((cat.query("SELECT * FROM param_sets ORDER BY ALL"),
+                      cat.query("SELECT * FROM param_values ORDER BY ALL")))
+    assert len(found[0][0]) == 10  # every job of both nodes has its set
+    assert found[0] == found[1]

@@ -469,7 +469,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 if info.name in state.jobs]
     if not any(info.gathers for info in infos):  # row by row, as rows come: parents still come first
         ordered = {j: jobs[j] for _, j in row_jobs}
-        jobs = {**ordered, **jobs}
+        jobs = ordered if len(ordered) == len(jobs) else {**ordered, **jobs}  # (every job is some row's)
     return Plan(pipeline, root, rows, jobs, row_jobs, list(edges), list(notes))
 
 

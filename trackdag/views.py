@@ -459,13 +459,7 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
             else "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)")
     new_jobs = con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]
     if new_jobs:
-        values, sets = compute_param_sets(con, todo)
-        con.register("td_param_values", values)
-        con.register("td_param_sets", sets)
-        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
-        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
-        con.unregister("td_param_values")
-        con.unregister("td_param_sets")
+        _complete_param_sets(con, todo, new_jobs)
     static = static_views()
     known = _state(con, "__result_keys__")
     if batch is not None and not new_jobs and known is not None:
@@ -484,6 +478,29 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
     _install(con, views, temp=False)
     _set_state(con, "__views__", signature)
     return [v.name for v in views]
+
+
+#: jobs whose param sets are computed at a time (their lineage rows are held in memory meanwhile)
+PARAM_SET_CHUNK = 20_000
+
+
+def _complete_param_sets(con: Any, todo: str, count: int) -> None:
+    """Insert the param_values and param_sets rows of the jobs ``todo`` selects, by chunks."""
+    import pyarrow as pa
+
+    chunked = count > PARAM_SET_CHUNK
+    ids = [j for (j,) in con.execute(todo).fetchall()] if chunked else None
+    for start in range(0, len(ids), PARAM_SET_CHUNK) if chunked else (0,):
+        if chunked:
+            con.register("td_param_todo", pa.table({"job_id": pa.array(ids[start:start + PARAM_SET_CHUNK],
+                                                                        pa.string())}))
+        values, sets = compute_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo)
+        con.register("td_param_values", values)
+        con.register("td_param_sets", sets)
+        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
+        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
+        for name in ("td_param_values", "td_param_sets") + (("td_param_todo",) if chunked else ()):
+            con.unregister(name)
 
 
 def prepare_reader(con: Any) -> bool:
