@@ -432,7 +432,7 @@ def _install(con: Any, views: list[ViewDef], temp: bool) -> None:
         con.execute(f"COMMENT ON VIEW {quote(view.name)} IS {literal(view.comment)}")
 
 
-def refresh(con: Any, batch: str | None = None) -> list[str]:
+def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) -> list[str]:
     """Writer: complete the derived tables and (re)install the views when their SQL changed.
 
     Runs on a read-write connection, inside the caller's transaction; cheap
@@ -441,7 +441,10 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
     or value kind and no job is new, the views are known to be current and
     the full check is skipped.  With ``batch``, only the batch's jobs get their
     param ids here: :meth:`trackdag.catalog.Catalog.register_plan` gave every
-    registered job its own.  Returns the names of the views (re)created.
+    registered job its own.  ``commit_chunks``: commit after each chunk of
+    param sets (for the caller that owns the transaction and wants the memory
+    of one chunk at a time: the registration of a plan).  Returns the names
+    of the views (re)created.
     """
     db = con.execute("SELECT current_database()").fetchall()[0][0]
     tables = _main_tables(con, db)
@@ -459,7 +462,7 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
             else "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)")
     new_jobs = con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]
     if new_jobs:
-        _complete_param_sets(con, todo, new_jobs)
+        _complete_param_sets(con, todo, new_jobs, commit_chunks)
     static = static_views()
     known = _state(con, "__result_keys__")
     if batch is not None and not new_jobs and known is not None:
@@ -484,7 +487,7 @@ def refresh(con: Any, batch: str | None = None) -> list[str]:
 PARAM_SET_CHUNK = 20_000
 
 
-def _complete_param_sets(con: Any, todo: str, count: int) -> None:
+def _complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = False) -> None:
     """Insert the param_values and param_sets rows of the jobs ``todo`` selects, by chunks."""
     import pyarrow as pa
 
@@ -501,6 +504,9 @@ def _complete_param_sets(con: Any, todo: str, count: int) -> None:
         con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
         for name in ("td_param_values", "td_param_sets") + (("td_param_todo",) if chunked else ()):
             con.unregister(name)
+        if chunked and commit_chunks:
+            con.execute("COMMIT")
+            con.execute("BEGIN")
 
 
 def prepare_reader(con: Any) -> bool:

@@ -121,7 +121,12 @@ def _connect(path: "str | os.PathLike", *, read_only: bool, timeout: float | Non
     delay = 0.01
     while True:
         try:
-            return duckdb.connect(path, read_only=read_only)
+            con = duckdb.connect(path, read_only=read_only)
+            try:  # DuckDB draws a progress bar on the terminal for queries over 2 s (a big plan's
+                con.execute("SET enable_progress_bar = false")  # registration): never over our output
+            except duckdb.Error:
+                pass  # a sealed catalog's locked settings (a second reader in this process): as the first set them
+            return con
         except duckdb.IOException as exc:
             message = str(exc)
             if "Could not set lock" not in message:

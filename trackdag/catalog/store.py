@@ -148,7 +148,7 @@ class Catalog:
 
     # -- plan registration -----------------------------------------------------------
     def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
-        """Record every job of ``plan`` (bulk, one transaction), with its param ids (see :mod:`trackdag.views`).
+        """Record every job of ``plan`` in bulk, with its param ids (see :mod:`trackdag.views`), by chunks.
 
         ``status`` gives each job's state as seen on disk ('done' or 'planned').
         Raises PlanError when a short id already belongs to a different full
@@ -172,8 +172,10 @@ class Catalog:
         all_jobs = list(plan.jobs.values())
         known: dict[str, int] = {}
         with self.transaction() as con:
-            # The jobs and their params go in by chunks: one transaction, but the rows of a
-            # chunk at a time in memory (at 100,000 configurations, the whole plan's would be GBs).
+            # The jobs and their params go in by chunks, each committed: the rows of one chunk at a
+            # time in memory, here and in DuckDB's transaction (at 100,000 configurations the whole
+            # plan's took a GB more), and readers may come in between. A plan registered in part
+            # (a killed driver) is completed by the next run: registering is idempotent.
             for start in range(0, len(all_jobs), REGISTER_CHUNK):
                 jobs = all_jobs[start:start + REGISTER_CHUNK]
                 con.register("td_plan", pa.table({
@@ -215,6 +217,8 @@ class Catalog:
                 con.register("td_params", _params_table([j for j in jobs if j.job_id not in known_here], plan))
                 con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
                 con.unregister("td_params")
+                con.execute("COMMIT")  # the transaction() around it commits the last one
+                con.execute("BEGIN")
             con.register("td_rows", row_jobs)
             con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows")
             con.register("td_edges", edges)
@@ -226,7 +230,7 @@ class Catalog:
                 con.unregister(name)
             from ..views import refresh
 
-            refresh(con)  # the new jobs' param ids, now (a run's first results batch need not: O(batch))
+            refresh(con, commit_chunks=True)  # the new jobs' param ids, now (a results batch is then O(batch))
         return {j: int(known.get(j, 0)) for j in plan.jobs}
 
     # -- outcomes -------------------------------------------------------------------
