@@ -2,8 +2,8 @@
 
 Registering a big plan (every job, its params, rows and edges, in one bulk
 transaction) takes seconds at 100,000 configurations; nothing a job needs
-comes from it.  So :func:`trackdag.sweep.run` starts a :class:`Registration`
-thread and submits jobs at once: the thread writes the run's rows file
+comes from it.  So :func:`trackdag.sweep.run` submits the first jobs, then
+starts a :class:`Registration` thread (while the first jobs start): it writes the run's rows file
 (``<root>/.trackdag/runs/<run>.rows.json.gz``, the record) and then the
 catalog's ``runs`` row and the plan (the index).  The run's recorder
 (:class:`trackdag.execute.scheduler.Recorder`) holds its micro-batches until
@@ -64,7 +64,9 @@ class Registration(threading.Thread):
         return self._done.is_set()
 
     def wait(self) -> BaseException | None:
-        """Block until it has finished; returns what stopped it, or None."""
+        """Block until it has finished (starting it if it was not yet); returns what stopped it, or None."""
+        if self.ident is None:
+            self.start()
         self._done.wait()
         return self.error
 

@@ -393,9 +393,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             write_run(the_plan.root, {**run_row, **fill_record})  # the record first, then its index
             begun = True
             # The rows file, the runs row and the plan go in beside the first jobs (see trackdag.registration).
-            registration = Registration(cat, run_row, the_plan, status)
-            recorder.registration = registration
-            registration.start()
+            registration = Registration(cat, run_row, the_plan, status)  # started once the first jobs are
+            recorder.registration = registration                          # submitted (execute's `submitted`)
             if selection is not None:
                 from .rerun import set_aside
 
@@ -408,7 +407,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             result = execute(the_plan, to_run, executor, recorder, attempts_before=FolderAttempts(the_plan.jobs),
                              cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, retry=retry,
                              on_event=on_event, on_tick=on_tick, options=options,
-                             write_folder=lambda job: write_job_folder(job, the_plan))
+                             write_folder=lambda job: write_job_folder(job, the_plan),
+                             submitted=registration.start)
             counts = result.counts
             final = "cancelled" if result.interrupted else (
                 "failed" if counts.failed or result.write_error else "done")

@@ -239,7 +239,8 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             on_event: Callable[[str, "Job", Outcome | None], None] | None = None,
             on_tick: Callable[[], None] | None = None,
             options: JobOptions | None = None,
-            write_folder: Callable[["Job"], None] | None = None) -> ExecutionResult:
+            write_folder: Callable[["Job"], None] | None = None,
+            submitted: Callable[[], None] | None = None) -> ExecutionResult:
     """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done.
 
     A failed job is submitted again up to ``retry`` times (each attempt is
@@ -257,6 +258,10 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     that).  When it raises OSError before a submit (a full or read-only
     disk) no new job starts, the running ones finish and are recorded, and
     ``ExecutionResult.write_error`` says why; the jobs left stay planned.
+
+    ``submitted()`` is called once, when the first jobs are submitted (or
+    found to be none): :func:`trackdag.sweep.run` starts the plan's
+    registration there, so that it does not slow the start of the first jobs.
 
     The caller starts the executor before and closes it after (see
     :func:`trackdag.sweep.run`): with nothing to run, none is started.
@@ -341,6 +346,9 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 executor.submit(job_spec(plan, plan.jobs[job_id], attempt, options=options))
                 running.add(job_id)
                 recorder.state(job_id, "queued", ended=None, attempts=attempt, error=None)
+            if submitted is not None:
+                submitted()
+                submitted = None
             note_started()
             if not running:
                 break  # nothing can make progress (fail-fast, or everything left was skipped)
