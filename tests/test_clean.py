@@ -301,7 +301,7 @@ def test_ray_log_sessions_older_than_days_go(project):
 def test_nothing_is_cleaned_while_a_run_is_active(tmp_path):
     proc = driver(tmp_path, {"job.i": [1, 2], "job.sleep": 60}, "local")
     try:
-        wait_for(lambda: running_markers(tmp_path / "out"), what="a running job")
+        wait_for(lambda: len(running_markers(tmp_path / "out")) == 2, what="both jobs running")
         for args in ((), ("--failed", "--yes")):
             res = invoke("--root", tmp_path / "out", *args)
             assert res.exit_code == 2 and len(res.output.splitlines()) == 1, res.output
