@@ -11,7 +11,6 @@ which fall back.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -214,17 +213,23 @@ def test_errors_after_a_long_list_name_the_line_the_normal_loader_names(tmp_path
         load_params(path)
 
 
-def test_a_million_value_params_file_is_read_fast_and_the_same(tmp_path):
+def test_a_big_params_file_is_read_by_the_fast_path_and_the_same(tmp_path, monkeypatch):
+    """A 200,000-value list goes through json: the YAML loader sees the rest of the text only.
+
+    (How fast, with a million values, is measured by benchmarks/bench_plan.py.)
+    """
     path = tmp_path / "p.yaml"
     path.write_text("pipeline: demo\nmatrix:\n    n.src: [a, b]\n    n.p: "
-                    + json.dumps(list(range(1_000_000))) + "\n    n.lr: [1e-3, .5]\n")
+                    + json.dumps(list(range(200_000))) + "\n    n.lr: [1e-3, .5]\n")
     text = path.read_text()
-    start = time.perf_counter()
+    seen = []
+    real = yaml12.load
+    monkeypatch.setattr(yaml12, "load", lambda t, *a, **k: seen.append(len(t)) or real(t, *a, **k))
     spec = load_params(path)
-    fast = time.perf_counter() - start
-    assert spec.body["matrix"]["n.p"] == list(range(1_000_000))
+    assert seen and max(seen) < 1000, seen  # the YAML loader parsed the placeholder text, not the list
+    monkeypatch.setattr(yaml12, "load", real)
+    assert spec.body["matrix"]["n.p"] == list(range(200_000))
     assert spec.body["matrix"]["n.lr"] == [0.001, 0.5]
     assert repr(spec.body) == repr({k: v for k, v in yaml12.load(text).items() if k != "pipeline"})
-    assert fast < 2.0, f"{fast:.2f} s"  # the YAML parser takes 3-10 s on this machine kind
-    assert grid_size(spec).rows == 4_000_000
+    assert grid_size(spec).rows == 800_000
     assert [r["n.p"] for r in expand(spec, max_configs=3)] == [0, 0, 1]

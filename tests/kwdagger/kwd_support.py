@@ -59,6 +59,20 @@ def trackdag_run(args: list[str], cwd: Path, env: dict | None = None, timeout: f
     return _run(args, cwd, TRACKDAG_BIN, env, timeout)
 
 
+def concurrently(first, second):
+    """``(first(), second())``, run side by side: a KWDagger command and trackdag's, in folders of their own.
+
+    The parity cases run each command of a case under both tools; on two
+    cores the pair takes the time of the slower one, not of both.  An
+    exception of either is raised (the first's first).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.submit(first), pool.submit(second)
+        return a.result(), b.result()
+
+
 def _run(args, cwd, bin_dir, env, timeout):
     full = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     full.update(PATH=f"{bin_dir}:{full.get('PATH', '')}", COLUMNS="200", PYTHONHASHSEED="0",

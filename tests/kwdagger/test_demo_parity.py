@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from kwd_support import kwd, kwdagger_commands, top_table, trackdag_commands, trackdag_run
+from kwd_support import concurrently, kwd, kwdagger_commands, top_table, trackdag_commands, trackdag_run
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,9 @@ def _arguments(commands):
 
 
 def test_the_kwdagger_demo_ports(kwd, tmp_path):
-    out_kwd = _demo(kwd.run, tmp_path / "kwd", "kwdagger", "kwdagger.demo")
-    out_td = _demo(trackdag_run, tmp_path / "td", "trackdag", "trackdag.compat.kwdagger.demo")
+    out_kwd, out_td = concurrently(lambda: _demo(kwd.run, tmp_path / "kwd", "kwdagger", "kwdagger.demo"),
+                                   lambda: _demo(trackdag_run, tmp_path / "td", "trackdag",
+                                                 "trackdag.compat.kwdagger.demo"))
     kwd_jobs = kwdagger_commands(tmp_path / "kwd" / "pipeline_output")
     td_jobs = trackdag_commands(tmp_path / "td" / "pipeline_output")
     assert {n: len(c) for n, c in td_jobs.items()} == {n: len(c) for n, c in kwd_jobs.items()} == {

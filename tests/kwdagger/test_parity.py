@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from kwd_support import kwd, kwdagger_commands, lay_out, top_table, trackdag_commands, trackdag_run
+from kwd_support import concurrently, kwd, kwdagger_commands, lay_out, top_table, trackdag_commands, trackdag_run
 
 pytestmark = pytest.mark.slow
 
@@ -20,18 +20,18 @@ def schedule_both(kwd, tmp_path, case: str, *options: str):
     kwd_dir = lay_out(case, tmp_path / "kwd", port=False)
     td_dir = lay_out(case, tmp_path / "td", port=True)
     argv = ["schedule", *options, "--root_dpath=results", "--backend=serial", "--skip_existing=1", "--run=1"]
-    ran_kwd = kwd.run(["kwdagger", *argv], cwd=kwd_dir)
+    ran_kwd, ran_td = concurrently(lambda: kwd.run(["kwdagger", *argv], cwd=kwd_dir),
+                                   lambda: trackdag_run(["trackdag", *argv], cwd=td_dir))
     assert ran_kwd.returncode == 0, ran_kwd.stdout[-2000:] + ran_kwd.stderr[-2000:]
-    ran_td = trackdag_run(["trackdag", *argv], cwd=td_dir)
     assert ran_td.returncode == 0, ran_td.stdout[-2000:] + ran_td.stderr[-2000:]
     return kwd_dir, td_dir
 
 
 def aggregate_both(kwd, kwd_dir, td_dir, *options: str):
     argv = ["aggregate", "--target", "results", "--io_workers=0", "--cache_resolved_results=False", *options]
-    agg_kwd = kwd.run(["kwdagger", *argv], cwd=kwd_dir)
+    agg_kwd, agg_td = concurrently(lambda: kwd.run(["kwdagger", *argv], cwd=kwd_dir),
+                                   lambda: trackdag_run(["trackdag", *argv], cwd=td_dir))
     assert agg_kwd.returncode == 0, agg_kwd.stdout[-2000:] + agg_kwd.stderr[-2000:]
-    agg_td = trackdag_run(["trackdag", *argv], cwd=td_dir)
     assert agg_td.returncode == 0, agg_td.stdout[-2000:] + agg_td.stderr[-2000:]
     return agg_kwd.stdout, agg_td.stdout
 
@@ -96,8 +96,8 @@ def schedule_td(where, *options, root="results", run="1", env=None, code=0):
 
 
 def schedule_pair(kwd, kwd_dir, td_dir, *options, root="results", run="1", kwd_env=None):
-    return (schedule_kwd(kwd, kwd_dir, *options, root=root, run=run, env=kwd_env),
-            schedule_td(td_dir, *options, root=root, run=run))
+    return concurrently(lambda: schedule_kwd(kwd, kwd_dir, *options, root=root, run=run, env=kwd_env),
+                        lambda: schedule_td(td_dir, *options, root=root, run=run))
 
 
 def aggregate_pair(kwd, kwd_dir, td_dir, *options, root="results", kwd_env=None):

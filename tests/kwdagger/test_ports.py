@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from kwd_support import (by_node, gather_manifests, kwd, kwdagger_job_table, lay_out,  # noqa: F401
+from kwd_support import (concurrently, by_node, gather_manifests, kwd, kwdagger_job_table, lay_out,  # noqa: F401
                          trackdag_job_table, trackdag_run)
 
 pytestmark = pytest.mark.slow
@@ -21,9 +21,9 @@ def run_both(kwd, tmp_path, *options):
     kwd_dir = lay_out("ports", tmp_path / "kwd", port=False)
     td_dir = lay_out("ports", tmp_path / "td", port=True)
     argv = ["schedule", *options, "--root_dpath=results", "--backend=serial", "--run=1"]
-    ran_kwd = kwd.run(["kwdagger", *argv], cwd=kwd_dir)
+    ran_kwd, ran_td = concurrently(lambda: kwd.run(["kwdagger", *argv], cwd=kwd_dir),
+                                   lambda: trackdag_run(["trackdag", *argv], cwd=td_dir))
     assert ran_kwd.returncode == 0, ran_kwd.stdout[-3000:] + ran_kwd.stderr[-3000:]
-    ran_td = trackdag_run(["trackdag", *argv], cwd=td_dir)
     assert ran_td.returncode == 0, ran_td.stdout[-3000:] + ran_td.stderr[-3000:]
     kwd_table, td_table = kwdagger_job_table(kwd_dir / "results"), trackdag_job_table(td_dir / "results")
     assert by_node(td_table) == by_node(kwd_table)
