@@ -234,12 +234,12 @@ def test_param_sets_computed_by_chunks_equal_those_computed_at_once(tmp_path, mo
     import shutil
     from datetime import datetime
 
-    from trackdag import views
+    from trackdag import param_sets
     from trackdag.plan import plan
 
     found = []
     for chunk in (2, 10_000):
-        monkeypatch.setattr(views, "PARAM_SET_CHUNK", chunk)
+        monkeypatch.setattr(param_sets, "PARAM_SET_CHUNK", chunk)
         shutil.rmtree(tmp_path / "out", ignore_errors=True)
         the_plan = plan(pipeline(tmp_path), [{"prep.src": "d.txt", "prep.p": p} for p in range(5)], tmp_path / "out",
                         cwd=str(tmp_path))

@@ -27,7 +27,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from .errors import ParamsError
+from .ids import canonical_json
+
+if TYPE_CHECKING:
+    from .plan import Job
 
 MANIFEST_DIR = "_gather"
 
@@ -104,4 +110,45 @@ def lookup(key: str, params: Mapping[str, Any], node: str) -> tuple[bool, Any]:
     return False, None
 
 
-__all__ = ["GatherSpec", "lookup", "MANIFEST_DIR"]
+def members(spec: Any, node: str, values: Mapping[str, Any], candidates: Iterable["Job"],
+            lookups: Mapping[str, Mapping[str, Any]], source: str) -> list["Job"]:
+    """The jobs among ``candidates`` a gathered input of ``node`` collects (by the module docstring's rules).
+
+    ``values``: the gathering job's own lookup table; ``lookups``: each candidate's, by job id.
+    """
+
+    wanted = []
+    for src_key, dst_key in spec.keys:
+        found, value = lookup(dst_key, values, node)
+        if not found:
+            raise ParamsError(f"{source}: {node}: gather group key {dst_key!r} has no value for this node "
+                              "(give it as its param, connect a param_port, or write 'node.param')")
+        wanted.append((src_key, canonical_json(value)))
+    members = []
+    src_node = ""
+    for job in candidates:
+        src_node = job.node
+        ok = True
+        for src_key, value in wanted:
+            found, have = lookup(src_key, lookups[job.job_id], src_node)
+            if not found or canonical_json(have) != value:
+                ok = False
+                break
+        if ok:
+            members.append(job)
+    if not members:
+        raise ParamsError(f"{source}: {node}: its gather found no {src_node or 'upstream'} job for group "
+                          f"{dict((k, v) for k, v in wanted)}")
+
+    def order(job: Job) -> tuple:
+        keys = []
+        for key in spec.order_by:
+            found, value = lookup(key, lookups[job.job_id], src_node)
+            keys.append((0, value) if isinstance(value, (int, float)) and not isinstance(value, bool)
+                        else (1, canonical_json(value)))
+        return (*keys, job.job_id)
+
+    return sorted(members, key=order)
+
+
+__all__ = ["GatherSpec", "lookup", "members", "MANIFEST_DIR"]

@@ -41,7 +41,7 @@ from .pipeline import Pipeline
 from .row_keys import ENABLED, SLURM, TYPO_CUTOFF, check_row_keys  # noqa: F401
 from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
                        check_row_values, command_words, format_value, render_command)
-from .gather import MANIFEST_DIR
+from .gather import MANIFEST_DIR, members as gather_members
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -373,7 +373,8 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             for port in members_of:
                 spec = info.gathers[port]
                 _, src_node, src_port = info.fed[port][0]
-                members = _members(spec, info.name, lookup, by_node_jobs.get(src_node, {}).values(), lookups, source)
+                members = gather_members(spec, info.name, lookup, by_node_jobs.get(src_node, {}).values(), lookups,
+                                         source)
                 members_of[port] = members
                 for member in members:
                     parents[member.job_id] = None
@@ -482,46 +483,6 @@ def _out_override(node: str, key: str, value: Any, source: str) -> str:
         raise ParamsError(f"{source}: '{node}.{key}': " + problems[0].split(": ", 1)[1].replace(
             f"out_paths[{key!r}]", "the output's path") + " (an output set in the params is a file in the job folder)")
     return os.path.normpath(value)
-
-
-def _members(spec: Any, node: str, lookup: Mapping[str, Any], candidates: Iterable[Job],
-             lookups: Mapping[str, Mapping[str, Any]], source: str) -> list[Job]:
-    """The jobs of ``src_node`` a gathered input of ``node`` collects (see :mod:`trackdag.gather`)."""
-    from .gather import lookup as find
-    from .ids import canonical_json
-
-    wanted = []
-    for src_key, dst_key in spec.keys:
-        found, value = find(dst_key, lookup, node)
-        if not found:
-            raise ParamsError(f"{source}: {node}: gather group key {dst_key!r} has no value for this node "
-                              "(give it as its param, connect a param_port, or write 'node.param')")
-        wanted.append((src_key, canonical_json(value)))
-    members = []
-    src_node = ""
-    for job in candidates:
-        src_node = job.node
-        ok = True
-        for src_key, value in wanted:
-            found, have = find(src_key, lookups[job.job_id], src_node)
-            if not found or canonical_json(have) != value:
-                ok = False
-                break
-        if ok:
-            members.append(job)
-    if not members:
-        raise ParamsError(f"{source}: {node}: its gather found no {src_node or 'upstream'} job for group "
-                          f"{dict((k, v) for k, v in wanted)}")
-
-    def order(job: Job) -> tuple:
-        keys = []
-        for key in spec.order_by:
-            found, value = find(key, lookups[job.job_id], src_node)
-            keys.append((0, value) if isinstance(value, (int, float)) and not isinstance(value, bool)
-                        else (1, canonical_json(value)))
-        return (*keys, job.job_id)
-
-    return sorted(members, key=order)
 
 
 def _local_order(ports: Iterable[str], info: _NodeInfo) -> list[str]:

@@ -17,8 +17,10 @@ Views are what users query (``trackdag sql``, ``trackdag report``,
 
 Both are derived from ``jobs``, ``params`` and ``edges`` and never change
 once computed for a job (a job's parameters are fixed by its id), so they are
-computed once per job: by the writer right after it records results
-(:func:`refresh`, called from ``Catalog._write_results``), or, when a reader
+computed once per job (see :mod:`trackdag.param_sets`): by the writer when it
+registers a plan (:func:`refresh` from ``Catalog.register_plan``, in chunks)
+or records results of jobs that lack them (``Catalog._write_results``, the
+batch's jobs only), or, when a reader
 finds them missing (an older catalog, a run in which no job finished), as
 TEMP tables of its own connection (:func:`prepare_reader`).  They are a
 cache owned by this module, not part of the migrated schema: created with
@@ -44,15 +46,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import CatalogError
-from .ids import canonical_json, letter_id
+from .param_sets import compute_param_sets, complete_param_sets, effective_params, param_hashid  # noqa: F401
 
 # Shipped inside the package (so installs from a wheel find it too);
 # schema/views.sql at the repository root is a link to it for readers.
@@ -164,130 +165,6 @@ def static_views(path: Path = VIEWS_SQL) -> list[ViewDef]:
             raise CatalogError(f"{path}: view {name} needs a '-- {name}: <question it answers>' comment line")
         views.append(ViewDef(name, comment, select))
     return views
-
-
-# -- the effective parameter sets --------------------------------------------------
-def _typed(value: Any) -> tuple[float | None, str | None, bool | None]:
-    if isinstance(value, bool):
-        return None, None, value
-    if isinstance(value, (int, float)):
-        return float(value), None, None
-    if isinstance(value, str):
-        return None, value, None
-    return None, None, None
-
-
-def _finite(value: Any) -> Any:
-    """NaN/inf have no canonical JSON: hash them by their spelling."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
-
-
-def effective_params(requested: Mapping[str, Any], lineage: Iterable[tuple[int, str, str, str, Any]]
-                     ) -> list[tuple[str, str, str, str, str, Any]]:
-    """A job's effective parameters, in display order: (key, node, name, kind, source, value).
-
-    ``requested``: the matrix row's ``<node>.<key>`` values for the job and its
-    ancestors, as written.  ``lineage``: (depth, node, key, kind, value) of
-    every resolved argument of the job (depth 0) and its ancestor jobs.
-    Algo/perf params come from the jobs as they ran (defaults included);
-    inputs only when the matrix gave them, with the value as written.  Order:
-    the matrix's keys in its order, then the rest, ancestors first.
-
-    >>> effective_params({'a.src': 'x.txt', 'a.p': 2},
-    ...                  [(1, 'a', 'src', 'input', '/abs/x.txt'), (1, 'a', 'p', 'algo', 2),
-    ...                   (0, 'b', 'w', 'perf', 4), (0, 'b', 'pred', 'input', '/r/a/out')])
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [('a.src', 'a', 'src', 'input', 'requested', 'x.txt'), ('a.p', 'a', 'p', 'algo', 'requested', 2),
-     ('b.w', 'b', 'w', 'perf', 'default', 4)]
-    """
-    found: dict[str, tuple[str, str, str, str, str, Any]] = {}
-    #: key -> every value its ancestor jobs had (several when the job gathers many jobs of one node)
-    seen: dict[str, dict[str, Any]] = {}
-    for _depth, node, name, kind, value in sorted(lineage, key=lambda r: (-r[0], r[1], r[2])):
-        key = f"{node}.{name}"
-        if kind == "input":
-            if key in requested and key not in found:
-                found[key] = (key, node, name, kind, "requested", requested[key])
-            continue
-        seen.setdefault(key, {})[canonical_json(_finite(value))] = value
-        if key not in found:
-            found[key] = (key, node, name, kind, "requested" if key in requested else "default", value)
-    for key, values in seen.items():
-        if len(values) > 1:  # a gather's members differ here: the sorted distinct values
-            found[key] = found[key][:5] + ([values[k] for k in sorted(values)],)
-    first = [found[k] for k in requested if k in found]
-    return first + [v for k, v in found.items() if k not in requested]
-
-
-def param_hashid(params: Iterable[tuple[str, str, str, str, str, Any]],
-                 memo: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
-    """(param_hashid, hashed set) of effective params: every non-perf one.
-
-    ``memo`` (canonical JSON -> id) saves recomputing the id of a set shared
-    by several jobs (a job and its descendants often have the same one).
-
-    >>> param_hashid([('a.p', 'a', 'p', 'algo', 'requested', 1), ('a.w', 'a', 'w', 'perf', 'default', 4)])
-    ('dqtaurswvnaj', {'a.p': 1})
-    """
-    hashed = {key: _finite(value) for key, _n, _k, kind, _s, value in params if kind != "perf"}
-    if memo is None:
-        return letter_id(hashed), hashed
-    text = canonical_json(hashed)
-    if text not in memo:
-        memo[text] = letter_id(hashed)
-    return memo[text], hashed
-
-
-def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
-    """Arrow tables (param_values rows, param_sets rows) for the jobs selected by ``todo_sql``."""
-    import pyarrow as pa
-
-    lineage_rows = con.execute(f"""
-        WITH RECURSIVE todo AS ({todo_sql}),
-        walk(job_id, ancestor_id, depth) AS (
-            SELECT job_id, job_id, 0 FROM todo
-            UNION
-            SELECT w.job_id, e.parent_id, w.depth + 1 FROM walk w JOIN edges e ON e.child_id = w.ancestor_id
-        )
-        SELECT w.job_id, min(w.depth), p.node, p.key, p.kind, p.value::VARCHAR
-        FROM walk w JOIN params p ON p.job_id = w.ancestor_id
-        GROUP BY w.job_id, p.node, p.key, p.kind, p.value::VARCHAR
-    """).fetchall()
-    requested_rows = con.execute(
-        f"SELECT job_id, requested::VARCHAR FROM jobs WHERE job_id IN (SELECT job_id FROM ({todo_sql}))"
-    ).fetchall()
-    lineage: dict[str, list] = {}
-    for job_id, depth, node, key, kind, value in lineage_rows:
-        lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else json.loads(value)))
-    vcols: dict[str, list] = {c: [] for c in ("job_id", "key", "node", "name", "kind", "source", "ord",
-                                              "value", "value_num", "value_text", "value_bool")}
-    scols: dict[str, list] = {"job_id": [], "param_hashid": [], "param_set": []}
-    memo: dict[str, str] = {}
-    for job_id, requested in requested_rows:
-        params = effective_params(json.loads(requested) if requested else {}, lineage.get(job_id, ()))
-        for ord_, (key, node, name, kind, source, value) in enumerate(params):
-            num, text, flag = _typed(value)
-            for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_,
-                                         json.dumps(_finite(value), ensure_ascii=False, default=str),
-                                         num if num is None or math.isfinite(num) else None, text, flag)):
-                vcols[col].append(item)
-        hashid, hashed = param_hashid(params, memo)
-        scols["job_id"].append(job_id)
-        scols["param_hashid"].append(hashid)
-        scols["param_set"].append(json.dumps(hashed, ensure_ascii=False, sort_keys=True, default=str))
-    values = pa.table(vcols, schema=pa.schema([
-        ("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("name", pa.string()),
-        ("kind", pa.string()), ("source", pa.string()), ("ord", pa.int32()), ("value", pa.string()),
-        ("value_num", pa.float64()), ("value_text", pa.string()), ("value_bool", pa.bool_())]))
-    sets = pa.table(scols, schema=pa.schema([("job_id", pa.string()), ("param_hashid", pa.string()),
-                                              ("param_set", pa.string())]))
-    return values, sets
 
 
 # -- the wide views --------------------------------------------------------------------
@@ -462,7 +339,7 @@ def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) 
             else "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)")
     new_jobs = con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]
     if new_jobs:
-        _complete_param_sets(con, todo, new_jobs, commit_chunks)
+        complete_param_sets(con, todo, new_jobs, commit_chunks)
     static = static_views()
     known = _state(con, "__result_keys__")
     if batch is not None and not new_jobs and known is not None:
@@ -481,32 +358,6 @@ def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) 
     _install(con, views, temp=False)
     _set_state(con, "__views__", signature)
     return [v.name for v in views]
-
-
-#: jobs whose param sets are computed at a time (their lineage rows are held in memory meanwhile)
-PARAM_SET_CHUNK = 20_000
-
-
-def _complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = False) -> None:
-    """Insert the param_values and param_sets rows of the jobs ``todo`` selects, by chunks."""
-    import pyarrow as pa
-
-    chunked = count > PARAM_SET_CHUNK
-    ids = [j for (j,) in con.execute(todo).fetchall()] if chunked else None
-    for start in range(0, len(ids), PARAM_SET_CHUNK) if chunked else (0,):
-        if chunked:
-            con.register("td_param_todo", pa.table({"job_id": pa.array(ids[start:start + PARAM_SET_CHUNK],
-                                                                        pa.string())}))
-        values, sets = compute_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo)
-        con.register("td_param_values", values)
-        con.register("td_param_sets", sets)
-        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
-        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
-        for name in ("td_param_values", "td_param_sets") + (("td_param_todo",) if chunked else ()):
-            con.unregister(name)
-        if chunked and commit_chunks:
-            con.execute("COMMIT")
-            con.execute("BEGIN")
 
 
 def prepare_reader(con: Any) -> bool:
