@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-faults lint bench clean
+.PHONY: demo test test-faults test-cluster lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tests/kwdagger/kwd_support.py   # the real KWDagger 0.4.1, in its own test-only venv
-	$(BIN)/python -m pytest -q trackdag tests --ignore=tests/faults
+	$(BIN)/python -m pytest -q trackdag tests --ignore=tests/faults --ignore=tests/cluster
 
 # The slow fault loops: random kill -9s, readers held for a minute, full and
 # read-only disks, hostile inputs through the CLI (see README, "What trackdag guarantees").
 test-faults: $(STAMP)
 	$(BIN)/python -m pytest -q tests/faults
+
+# A real two-node Ray cluster on this machine (`ray start` head + worker): about half a minute.
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -q tests/cluster
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q trackdag tests examples benchmarks
