@@ -201,17 +201,23 @@ def test_a_non_catalog_file_is_refused(tmp_path):
         trackdag.open_catalog(path)
 
 
-def test_each_micro_batch_that_brings_a_new_key_or_value_kind_regenerates_the_view(tmp_path):
+def _registered(tmp_path, n_rows):
+    """A catalog with run 'r' and the plan of ``n_rows`` rows of ``pipeline`` registered; (catalog, plan)."""
     from datetime import datetime
 
     from trackdag.plan import plan
 
-    the_plan = plan(pipeline(tmp_path), [{"prep.src": "d.txt", "prep.p": p} for p in range(3)], tmp_path / "out",
-                    cwd=str(tmp_path))
+    the_plan = plan(pipeline(tmp_path), [{"prep.src": "d.txt", "prep.p": p} for p in range(n_rows)],
+                    tmp_path / "out", cwd=str(tmp_path))
     cat = trackdag.Catalog(tmp_path / "out" / "catalog.duckdb")
     cat.begin_run({"run_id": "r", "root": str(tmp_path), "backend": "local", "host": "h", "pid": 1,
                    "trackdag_version": "t", "started": datetime.now(), "status": "running"})
     cat.register_plan("r", the_plan, {j: "planned" for j in the_plan.jobs})
+    return cat, the_plan
+
+
+def test_each_micro_batch_that_brings_a_new_key_or_value_kind_regenerates_the_view(tmp_path):
+    cat, the_plan = _registered(tmp_path, 3)
     evs = sorted((j for j in the_plan.jobs.values() if j.node == "ev"), key=lambda j: j.requested["prep.p"])
 
     def record(job, row):
@@ -232,21 +238,14 @@ def test_each_micro_batch_that_brings_a_new_key_or_value_kind_regenerates_the_vi
 def test_param_sets_computed_by_chunks_equal_those_computed_at_once(tmp_path, monkeypatch):
     """A registration completes its jobs' param sets by chunks of PARAM_SET_CHUNK: the same rows either way."""
     import shutil
-    from datetime import datetime
 
     from trackdag import param_sets
-    from trackdag.plan import plan
 
     found = []
     for chunk in (2, 10_000):
         monkeypatch.setattr(param_sets, "PARAM_SET_CHUNK", chunk)
         shutil.rmtree(tmp_path / "out", ignore_errors=True)
-        the_plan = plan(pipeline(tmp_path), [{"prep.src": "d.txt", "prep.p": p} for p in range(5)], tmp_path / "out",
-                        cwd=str(tmp_path))
-        cat = trackdag.Catalog(tmp_path / "out" / "catalog.duckdb")
-        cat.begin_run({"run_id": "r", "root": str(tmp_path), "backend": "local", "host": "h", "pid": 1,
-                       "trackdag_version": "t", "started": datetime.now(), "status": "running"})
-        cat.register_plan("r", the_plan, {j: "planned" for j in the_plan.jobs})
+        cat, _ = _registered(tmp_path, 5)
         found.append((cat.query("SELECT * FROM param_sets ORDER BY ALL"),
                       cat.query("SELECT * FROM param_values ORDER BY ALL")))
     assert len(found[0][0]) == 10  # every job of both nodes has its set

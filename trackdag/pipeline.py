@@ -71,7 +71,6 @@ class Pipeline:
         #: program paths in commands are looked up there after the launch directory
         self.source_dir: str | None = None
         self._own_notes = list(self.notes)
-        self._submitted: set[str] = set()
         self._build(node_list, problems)
 
     def _build(self, node_list: list[Any], problems: list[str]) -> None:
@@ -106,8 +105,8 @@ class Pipeline:
         :class:`~trackdag.errors.PipelineError` (the pipeline is left as it was).
         """
         name = kwargs.get("name")
-        if name is not None and name in self._submitted:
-            raise PipelineError(f"Pipeline.submit: a node named {name!r} was already submitted")
+        if name is not None and name in self.nodes:
+            raise PipelineError(f"Pipeline.submit: a node named {name!r} was already submitted (names are unique)")
         node = ProcessNode(executable=executable, **kwargs)
         before = list(self.nodes.values())
         try:
@@ -115,8 +114,6 @@ class Pipeline:
         except PipelineError:
             self._build(before, [])
             raise
-        if name is not None:
-            self._submitted.add(name)
         return node
 
     # -- validation -----------------------------------------------------------
