@@ -38,7 +38,12 @@ def _pipeline(tmp_path) -> str:
     return str(pipe)
 
 
-def test_a_run_writes_no_job_folder_before_it_submits_the_first_job(tmp_path):
+@pytest.mark.parametrize("inline", [True, False], ids=["registered-first", "registered-beside"])
+def test_a_run_writes_no_job_folder_before_it_submits_the_first_job(tmp_path, monkeypatch, inline):
+    from trackdag import registration
+
+    if not inline:  # the path of big plans: the registration thread starts with the first jobs
+        monkeypatch.setattr(registration, "INLINE_JOBS", 0)
     root = tmp_path / "out"
     res = sweep.run({"w.i": list(range(40))}, pipeline=_pipeline(tmp_path), root=root, backend="local", workers=1)
     assert res.exit_code == 0 and res.counts.done == 40
@@ -100,5 +105,10 @@ def _transactions(monkeypatch, tmp_path, n_jobs: int) -> int:
     return len(calls)
 
 
-def test_the_catalog_is_opened_as_often_for_a_hundred_jobs_as_for_three(monkeypatch, tmp_path):
+@pytest.mark.parametrize("inline", [True, False], ids=["registered-first", "registered-beside"])
+def test_the_catalog_is_opened_as_often_for_a_hundred_jobs_as_for_three(monkeypatch, tmp_path, inline):
+    from trackdag import registration
+
+    if not inline:
+        monkeypatch.setattr(registration, "INLINE_JOBS", 0)
     assert _transactions(monkeypatch, tmp_path, 3) == _transactions(monkeypatch, tmp_path, 100)

@@ -2,8 +2,11 @@
 
 Registering a big plan (every job, its params, rows and edges, in one bulk
 transaction) takes seconds at 100,000 configurations; nothing a job needs
-comes from it.  So :func:`trackdag.sweep.run` submits the first jobs, then
-starts a :class:`Registration` thread (while the first jobs start): it writes the run's rows file
+comes from it.  So :func:`trackdag.sweep.run` submits the first jobs of a
+plan of more than :data:`INLINE_JOBS` jobs, then starts a
+:class:`Registration` thread (while the first jobs start); a smaller plan
+is registered before its first job (``trackdag status`` then sees the run
+whole from the start).  The registration writes the run's rows file
 (``<root>/.trackdag/runs/<run>.rows.json.gz``, the record) and then the
 catalog's ``runs`` row and the plan (the index).  The run's recorder
 (:class:`trackdag.execute.scheduler.Recorder`) holds its micro-batches until
@@ -34,6 +37,11 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
+#: plans of at most this many jobs are registered before their first job (well under a second's work), so
+#: ``trackdag status`` sees a small run whole from its start; bigger ones go in beside their first jobs
+INLINE_JOBS = 10_000
+
+
 class Registration(threading.Thread):
     """Writes a run's rows file, its ``runs`` row and its plan, in that order (see the module docstring)."""
 
@@ -58,6 +66,11 @@ class Registration(threading.Thread):
             self.error = exc
         finally:
             self._done.set()
+
+    def start(self) -> None:
+        """Start it, once (later calls do nothing)."""
+        if self.ident is None:
+            super().start()
 
     def done(self) -> bool:
         """True once it has finished, well or not (never blocks)."""

@@ -322,7 +322,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     from .lock import RunLock
     from .provenance import run_provenance
     from .records import write_run
-    from .registration import FolderAttempts, Registration
+    from .registration import INLINE_JOBS, FolderAttempts, Registration
     from .reindex import recover
 
     t0 = time.time()
@@ -395,6 +395,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             # The rows file, the runs row and the plan go in beside the first jobs (see trackdag.registration).
             registration = Registration(cat, run_row, the_plan, status)  # started once the first jobs are
             recorder.registration = registration                          # submitted (execute's `submitted`)
+            if len(the_plan.jobs) <= INLINE_JOBS:  # a small plan: in the catalog before its first job
+                registration.wait()  # (starts it; its error is the recorder's, as in the background)
             if selection is not None:
                 from .rerun import set_aside
 
