@@ -17,9 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	cd examples/demo && PATH="$(CURDIR)/$(BIN):$$PATH" ./run_pipeline.sh
 
+# Two pytest workers, each taking whole test files (module fixtures run once): most tests wait on
+# subprocesses, so one worker leaves a core idle (about 9 minutes serial, 6 with two workers).
 test: $(STAMP)
 	$(BIN)/python tests/kwdagger/kwd_support.py   # the real KWDagger 0.4.1, in its own test-only venv
-	$(BIN)/python -m pytest -q trackdag tests --ignore=tests/faults --ignore=tests/cluster
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile trackdag tests --ignore=tests/faults --ignore=tests/cluster
 
 # The slow fault loops: random kill -9s, readers held for a minute, full and
 # read-only disks, hostile inputs through the CLI (see README, "What trackdag guarantees").
