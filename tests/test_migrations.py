@@ -84,3 +84,11 @@ def test_an_old_catalog_gains_provenance_and_its_runs_say_it_was_not_recorded(ol
     finally:
         con.close()
     assert show_lines() == expected  # migrated: the old run still has no provenance, and says so
+
+
+def test_the_kept_table_ddl_is_what_the_sqlmodel_classes_compile_to():
+    from trackdag.catalog.migrations import TABLES_SQL, table_ddl
+
+    kept = TABLES_SQL.read_text(encoding="utf-8")
+    assert kept.split("\n\n", 1)[1] == table_ddl(), \
+        "a model changed: run trackdag.catalog.migrations.write_tables_sql() and commit sql/tables.sql"

@@ -12,22 +12,32 @@ Example:
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import CatalogError
 
 
-def _create_tables(con: Any) -> None:
-    # Imported lazily: sqlmodel/sqlalchemy cost ~0.7 s and are needed only
-    # when the schema changes.
+#: the DDL of the SQLModel classes in :mod:`trackdag.catalog.models`, compiled once and kept here:
+#: importing sqlmodel and sqlalchemy to compile it costs ~0.7 s on every new catalog.  A test holds it
+#: equal to :func:`table_ddl`; regenerate it with :func:`write_tables_sql`.
+TABLES_SQL = Path(__file__).resolve().parent.parent / "sql" / "tables.sql"
+
+
+def table_ddl() -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of every model, compiled by SQLAlchemy for DuckDB (the source of truth)."""
     import duckdb_engine
     from sqlalchemy.schema import CreateTable
 
     from .models import TABLES
 
     dialect = duckdb_engine.Dialect()
-    for model in TABLES:
-        con.execute(str(CreateTable(model.__table__, if_not_exists=True).compile(dialect=dialect)))
+    return "".join(str(CreateTable(model.__table__, if_not_exists=True).compile(dialect=dialect)).strip() + ";\n\n"
+                   for model in TABLES)
+
+
+def _create_tables(con: Any) -> None:
+    con.execute(TABLES_SQL.read_text(encoding="utf-8"))
 
 
 def _results(con: Any) -> None:
@@ -96,3 +106,10 @@ def migrate(con: Any, *, path: str = "catalog") -> list[str]:
             raise
         applied.append(name)
     return applied
+
+
+
+def write_tables_sql() -> None:
+    """Regenerate ``sql/tables.sql`` after changing a model in :mod:`trackdag.catalog.models`."""
+    TABLES_SQL.write_text("-- Generated from trackdag/catalog/models.py by trackdag.catalog.migrations.write_tables_sql();"
+                          " do not edit.\n\n" + table_ddl(), encoding="utf-8")
