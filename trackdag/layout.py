@@ -53,11 +53,18 @@ def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = Non
     """Write ``text`` to ``path`` via a temporary file and rename (all or nothing)."""
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
+    data = text.encode("utf-8")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        # os.open/os.write: a job folder's few small files cost a third of what io's layers did
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if mode is not None:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:  # a full or read-only disk: leave no half file, and say which file
         try:
@@ -199,17 +206,23 @@ def write_job_folder(job: Job, plan: Plan) -> None:
     Only called for jobs that are about to run; a done job's folder is never
     rewritten, so its metadata always describes the outputs it holds.
     """
-    folder = Path(job.folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / INVOKE, invoke_script(job, import_dir=plan.pipeline.import_dir), mode=0o755)
-    atomic_write(folder / CONFIG, json.dumps(job_config(job, plan), indent=2, ensure_ascii=False) + "\n")
+    folder = job.folder
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        if not os.path.isdir(folder):
+            raise  # a file where the folder goes: the run ends with this error (see execute)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    atomic_write(os.path.join(folder, INVOKE), invoke_script(job, import_dir=plan.pipeline.import_dir), mode=0o755)
+    atomic_write(os.path.join(folder, CONFIG), json.dumps(job_config(job, plan), indent=2, ensure_ascii=False) + "\n")
     for port, paths in job.gathered.items():  # a gathered input: the manifest of its members' outputs
-        (folder / MANIFEST_DIR).mkdir(exist_ok=True)
+        os.makedirs(os.path.join(folder, MANIFEST_DIR), exist_ok=True)
         atomic_write(job.inputs[port], "".join(f"{path}\n" for path in paths))
     for parent_id in job.parents:
         parent = plan.jobs[parent_id]
-        _link(folder / ".pred" / parent.node / parent.name, Path(parent.folder))
-        _link(Path(parent.folder) / ".succ" / job.node / job.name, folder)
+        _link(Path(folder, ".pred", parent.node, parent.name), Path(parent.folder))
+        _link(Path(parent.folder, ".succ", job.node, job.name), Path(folder))
 
 
 def _link(link: Path, target: Path) -> None:

@@ -199,14 +199,13 @@ class _Timer:
 
     def __init__(self, pgid: int, timeout: float | None) -> None:
         self.fired = False
-        self._done = threading.Event()
-        self._thread = None
+        self._done: threading.Event | None = None  # only a job with a timeout has a thread (and an event)
         if timeout:
-            self._thread = threading.Thread(target=self._run, args=(pgid, timeout), daemon=True,
-                                            name="trackdag-timeout")
-            self._thread.start()
+            self._done = threading.Event()
+            threading.Thread(target=self._run, args=(pgid, timeout), daemon=True, name="trackdag-timeout").start()
 
     def _run(self, pgid: int, timeout: float) -> None:
+        assert self._done is not None
         if self._done.wait(timeout):
             return
         self.fired = True
@@ -215,7 +214,8 @@ class _Timer:
             _killpg(pgid, signal.SIGKILL)
 
     def stop(self) -> None:
-        self._done.set()
+        if self._done is not None:
+            self._done.set()
 
 
 def run_job(spec: JobSpec, table: ProcessTable | None = None,
