@@ -250,3 +250,23 @@ def test_param_sets_computed_by_chunks_equal_those_computed_at_once(tmp_path, mo
                       cat.query("SELECT * FROM param_values ORDER BY ALL")))
     assert len(found[0][0]) == 10  # every job of both nodes has its set
     assert found[0] == found[1]
+
+
+def test_a_reader_builds_the_views_from_the_keys_the_writer_kept(tmp_path, monkeypatch):
+    """At a million jobs reading every key again cost a reader seconds; the writer keeps them with its views."""
+    import trackdag.views as views
+
+    (tmp_path / "data.txt").write_text("x")
+    res = _run(tmp_path, {"prep.src": "data.txt", "prep.p": [1, 2, 3]})
+    reads = []
+    real = views.data_keys
+    monkeypatch.setattr(views, "data_keys", lambda con: reads.append(1) or real(con))
+    with trackdag.open_catalog(res.catalog) as cat:
+        assert len(cat.sql('SELECT "metrics.ev.acc" FROM results_ev').fetchall()) == 3
+    assert reads == []  # every batch of the run kept the keys current
+    con = duckdb.connect(res.catalog)  # a row behind the writer's back: the reader reads the data itself
+    con.execute("INSERT INTO results SELECT job_id, 'metrics.ev.late', 5, NULL, 9 FROM jobs WHERE node = 'ev'")
+    con.close()
+    with trackdag.open_catalog(res.catalog) as cat:
+        assert cat.sql('SELECT DISTINCT "metrics.ev.late" FROM results_ev').fetchall() == [(5,)]
+    assert reads == [1]

@@ -228,16 +228,21 @@ def result_keys(con: Any, table: str = "results") -> dict[str, dict[str, list[st
     return found
 
 
-def wide_views(con: Any) -> list[ViewDef]:
-    """One ``results_<node>`` view per node found in ``jobs``, from the keys in the data."""
+def data_keys(con: Any) -> dict[str, Any]:
+    """What the ``results_<node>`` views are generated from: the nodes, each node's param keys and result keys.
+
+    The expensive part (it reads every param value and result row); the
+    writer keeps it in ``view_state`` (``__keys__``) with the views it made,
+    so that a reader builds the same views without reading the data again.
+    """
     nodes = [r[0] for r in con.execute("SELECT DISTINCT node FROM jobs ORDER BY node").fetchall()]
-    pkeys: dict[str, list] = {}
+    params: dict[str, list] = {}
     for node, key, ord_, cats in con.execute(
         f"SELECT j.node, v.key, min(v.ord), list(DISTINCT {_PARAM_CAT}) FROM param_values v "
         "JOIN jobs j ON j.job_id = v.job_id GROUP BY j.node, v.key"
     ).fetchall():
-        pkeys.setdefault(node, []).append((ord_, key, set(cats)))
-    rkeys: dict[str, list] = {}
+        params.setdefault(node, []).append([ord_, key, sorted(cats)])
+    results: dict[str, list] = {}
     has_ord = bool(con.execute("SELECT 1 FROM (DESCRIBE results) WHERE column_name = 'ord'").fetchall())
     order = {(node, key): ord_ for node, key, ord_ in con.execute(
         "SELECT j.node, r.key, min(coalesce(r.ord, 0)) FROM results r JOIN jobs j USING (job_id) GROUP BY ALL"
@@ -245,8 +250,17 @@ def wide_views(con: Any) -> list[ViewDef]:
     for node, keys in result_keys(con).items():
         for key, cats in keys.items():
             # metrics first, in the order load_result returned them (then by name)
-            rkeys.setdefault(node, []).append((not key.startswith("metrics."), order.get((node, key), 0), key,
-                                               set(cats)))
+            results.setdefault(node, []).append([not key.startswith("metrics."), order.get((node, key), 0), key,
+                                                 sorted(cats)])
+    return {"nodes": nodes, "params": params, "results": results}
+
+
+def wide_views(con: Any, keys: "dict[str, Any] | None" = None) -> list[ViewDef]:
+    """One ``results_<node>`` view per node found in ``jobs``, from the keys in the data (or ``keys``)."""
+    keys = data_keys(con) if keys is None else keys
+    nodes = keys["nodes"]
+    pkeys = {node: [(o, k, set(c)) for o, k, c in rows] for node, rows in keys["params"].items()}
+    rkeys = {node: [(m, o, k, set(c)) for m, o, k, c in rows] for node, rows in keys["results"].items()}
     views = []
     for node in nodes:
         params = [(key, f"params.{key}", _param_expr(cats)) for _, key, cats in sorted(pkeys.get(node, []))]
@@ -276,6 +290,19 @@ def wide_views(con: Any) -> list[ViewDef]:
                    f"ancestors' params, its metrics, state and timings.")
         views.append(ViewDef(result_view_name(node), comment, select))
     return views
+
+
+def _keep_rows(con: Any) -> None:
+    """After a batch that brought no new key: the kept keys still make the installed views; say so to readers."""
+    kept = json.loads(_state(con, "__keys__") or "null")
+    if kept and kept.get("views") == _state(con, "__views__"):
+        _set_state(con, "__keys__", json.dumps({**kept, "rows": _row_counts(con)}))
+
+
+def _row_counts(con: Any) -> list[int]:
+    """Rows of the tables the wide views' keys come from: what tells a reader the kept keys are current."""
+    return list(con.execute("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM param_values), "
+                            "(SELECT count(*) FROM results)").fetchone())
 
 
 def _signature(views: list[ViewDef]) -> str:
@@ -349,10 +376,15 @@ def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) 
         if stored.get("static") == _signature(static) and all(
                 set(cats) <= set(stored["keys"].get(node, {}).get(key, ()))
                 for node, keys in seen.items() for key, cats in keys.items()):
+            _keep_rows(con)
             return []
-    views = static + wide_views(con)
+    keys = data_keys(con)
+    views = static + wide_views(con, keys)
     signature = _signature(views)
     _set_state(con, "__result_keys__", json.dumps({"static": _signature(static), "keys": result_keys(con)}))
+    # what these views were made from, for readers (tied to the views: a writer that changes the views
+    # without keeping this, an older trackdag, leaves readers reading the data themselves)
+    _set_state(con, "__keys__", json.dumps({"views": signature, "rows": _row_counts(con), "keys": keys}))
     if _state(con, "__views__") == signature and {v.name for v in views} <= _main_views(con, db):
         return []
     _install(con, views, temp=False)
@@ -388,8 +420,14 @@ def prepare_reader(con: Any) -> bool:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {old}SELECT * FROM td_{name}")
             con.unregister(f"td_{name}")
         temp = True
-    views = static_views() + wide_views(con)
-    if (temp or not have or _state(con, "__views__") != _signature(views)
+    installed = _state(con, "__views__") if have else None
+    kept = json.loads(_state(con, "__keys__") or "null") if have and not temp else None
+    # the keys the writer kept with the installed views, when it did and no row came since (rows
+    # written behind its back, or by an older trackdag): then no need to read the data again
+    keys = kept["keys"] if kept and kept.get("views") == installed and kept.get("rows") == _row_counts(con) \
+        else None
+    views = static_views() + wide_views(con, keys)
+    if (temp or not have or installed != _signature(views)
             or not {v.name for v in views} <= _main_views(con, db)):
         _install(con, views, temp=True)
         temp = True
