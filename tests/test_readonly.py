@@ -214,7 +214,10 @@ def test_the_where_injections_would_write_without_the_seal(root, tmp_path):
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     try:
         prepare_reader(con)
-        node_report(con, "score", specs=None, where=_smuggled(f"COPY (SELECT 1) TO '{tmp_path}/x.csv'"))
+        try:  # the smuggled statements run; what the report reads after them may then not parse
+            node_report(con, "score", specs=None, where=_smuggled(f"COPY (SELECT 1) TO '{tmp_path}/x.csv'"))
+        except TrackdagError:
+            pass
     finally:
         con.close()
     assert (tmp_path / "x.csv").is_file()

@@ -215,3 +215,22 @@ def test_the_demo_report_matches_the_outputs_on_disk(tmp_path):
     best = node.rows[0]
     assert table[1].split() == ["1", best["param_hashid"], f"{best['metrics']['accuracy']:.6f}",
                                 str(best["metrics"]["hamming_distance"])]
+
+
+def test_the_top_rows_are_the_first_of_the_full_ranking_for_every_top_k(tmp_path, ml_root):
+    """The report takes a top-N of its rows, not a window over all of them: the same rows, ranks and count."""
+    import trackdag
+    from trackdag.report import TOP, _base_sql, _top_sql
+    from trackdag.report_model import Metric, order_by
+
+    ranking = [Metric("metrics.evaluate.acc", "acc", "maximize"), Metric("metrics.evaluate.loss", "loss", "minimize")]
+    with trackdag.open_catalog(ml_root) as cat:
+        con = cat.connection
+        base = _base_sql("results_evaluate", None, ranking, [], {}, None)
+        full = con.execute(
+            f"{base}\nSELECT row_number() OVER (ORDER BY {order_by(ranking)}param_hashid NULLS LAST, job_id), "
+            "count(*) OVER (), job_id FROM base ORDER BY 1").fetchall()
+        assert len(full) == 8 and len({r[0] for r in full}) == 8
+        for top_k in (1, 3, 8, 20):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {TOP} AS {_top_sql(base, ranking, top_k)}")
+            assert con.execute(f"SELECT rank, n_total, job_id FROM {TOP} ORDER BY rank").fetchall() == full[:top_k]

@@ -120,21 +120,35 @@ def _base_sql(view: str, where: str | None, metrics: list[Metric], params: list[
     )
 
 
-def _ranked_sql(groups: str, ranking: list[Metric], averaged: bool) -> str:
-    """The CTEs ending in ``ranked``: every reported row (or averaged group) with its rank and the total count.
+def _ranked_sql(groups: str, ranking: list[Metric]) -> str:
+    """The CTEs ending in ``ranked``: every averaged group with its rank and the total count.
 
-    ``groups`` is :func:`_base_sql`'s answer; for an averaged report its
-    groups are named by ``td_sig_ids`` (see :func:`_register_sig_ids`).
+    ``groups`` is :func:`_base_sql`'s answer; its groups are named by
+    ``td_sig_ids`` (see :func:`_register_sig_ids`).
     """
-    if not averaged:
-        return (f"{groups},\nranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}"
-                "param_hashid NULLS LAST, job_id) AS rank, count(*) OVER () AS n_total, *\n    FROM base\n)")
     return (
         f"{groups},\n"
         f"named AS (\n    SELECT i.param_hashid, g.* FROM grp g JOIN {SIG_IDS} i ON i.sig = g.sig\n),\n"
         f"ranked AS (\n    SELECT row_number() OVER (ORDER BY {order_by(ranking)}param_hashid, sig) AS rank,\n"
         "        count(*) OVER () AS n_total, *\n    FROM named\n)"
     )
+
+
+def _top_sql(groups: str, ranking: list[Metric], top_k: int) -> str:
+    """The first ``top_k`` rows of a report that is not averaged, with their rank and ``n_total``, as one SELECT.
+
+    Ranked by the objectives, then param_hashid, then job_id (so the order is
+    total), from a top-N of ``base``: a window over all of it sorted every
+    row (seconds at a million jobs).
+    """
+    order = f"{order_by(ranking)}param_hashid NULLS LAST, job_id"
+    return (f"{groups},\ntop AS (SELECT * FROM base ORDER BY {order} LIMIT {int(top_k)})\n"
+            f"SELECT row_number() OVER (ORDER BY {order}) AS rank, (SELECT count(*) FROM base) AS n_total, *\n"
+            f"FROM top")
+
+
+#: the TEMP table holding the top rows of a report that is not averaged (see :func:`_top_sql`)
+TOP = "td_report_top"
 
 
 #: the Arrow table of group signature -> param_hashid an averaged report joins in
@@ -192,9 +206,14 @@ def node_report(con: Any, node: str, *, specs: list[dict[str, Any]] | None, top_
     if not metric_cols:
         notes.append(f"no {node} job has recorded metrics")
     groups = _base_sql(view, where, display, params, types, average)
-    ranked = _ranked_sql(groups, ranking, average is not None)
-    if average is None:
-        return _node_rows(con, node, view, ranked, ranking, display, shown_params, top_k, where, None, notes)
+    if average is None:  # the top rows once, into a TEMP table the row and basis queries read
+        _run(con, f"CREATE OR REPLACE TEMP TABLE {TOP} AS\n{_top_sql(groups, ranking, top_k)}", where)
+        try:
+            return _node_rows(con, node, view, f"WITH ranked AS (SELECT * FROM {TOP})", ranking, display,
+                              shown_params, top_k, where, None, notes)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {TOP}")
+    ranked = _ranked_sql(groups, ranking)
     _register_sig_ids(con, groups, where)
     try:
         return _node_rows(con, node, view, ranked, ranking, display, shown_params, top_k, where, average, notes)
@@ -286,7 +305,11 @@ def build_report(catalog: "str | os.PathLike", *, nodes: Sequence[str] = (), top
         if metrics and all(parse_metric(m)[1] for m in metrics):
             notes = []  # every objective was given: the pipeline is not needed for them
         all_nodes = cat.nodes()
-        with_metrics = {r[0] for r in con.execute("SELECT DISTINCT node FROM metrics").fetchall()}
+        # a node has a metric when its results view has a metrics column (the view's keys are the data's):
+        # no scan of every result row
+        with_metrics = {n for n in all_nodes if any(
+            r[0].startswith("metrics.") for r in con.execute(
+                f"DESCRIBE SELECT * FROM {quote(result_view_name(n))}").fetchall())}
         order = list(pipe.order) if pipe is not None else []
         rank = {n: i for i, n in enumerate(order)}
         if nodes:
