@@ -83,8 +83,8 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
         for rel in describe(con):
             file = f"{rel.name}.{fmt}"
             target = os.path.join(out, file)
-            con.execute(f"COPY ({_select(con, rel.name)}) TO {literal(target)} ({options})")
-            rows = con.execute(f"SELECT count(*) FROM {_quote(rel.name)}").fetchall()[0][0]
+            # COPY answers with the rows it wrote (counting a view again would compute it twice)
+            rows = con.execute(f"COPY ({_select(con, rel.name)}) TO {literal(target)} ({options})").fetchall()[0][0]
             written.append(Exported(rel.name, rel.kind, file, int(rows), tuple(c for c, _ in rel.columns)))
         manifest = {
             "catalog": cat.path,
@@ -97,12 +97,6 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
         }
     _atomic_json(os.path.join(out, MANIFEST), manifest)
     return manifest
-
-
-def _quote(name: str) -> str:
-    from .views import quote
-
-    return quote(name)
 
 
 def _atomic_json(path: str, data: Any) -> None:

@@ -33,7 +33,10 @@ types) found in the data, with one ``first(...) FILTER (WHERE key = ...)``
 per column.  The generated SQL is hashed; the writer re-creates the views
 whenever that hash changes (a new metric key, a new node, a new value type),
 and a reader whose stored hash differs re-creates them as TEMP views for its
-own connection.  After each micro-batch the writer only compares the batch's
+own connection.  The writer keeps the keys it made the views from, with the
+tables' row counts (``view_state`` ``__keys__``): a reader that finds the
+same counts makes its views from them instead of reading every key again
+(seconds at a million jobs).  After each micro-batch the writer only compares the batch's
 keys with the ones it last saw (O(batch)), unless the batch brought new jobs.
 
 Example:
@@ -292,6 +295,24 @@ def wide_views(con: Any, keys: "dict[str, Any] | None" = None) -> list[ViewDef]:
     return views
 
 
+def _have_derived(con: Any, tables: set[str]) -> bool:
+    """The derived tables are there, in this trackdag's layout."""
+    return set(DERIVED_TABLES) <= tables and _state(con, "__derived__") == str(DERIVED_VERSION)
+
+
+def kept_keys(con: Any) -> "dict[str, Any] | None":
+    """The keys the writer kept with the installed views (see :func:`data_keys`), if no row came since.
+
+    None when it kept none, when its views were replaced by a writer that
+    does not keep them (an older trackdag), or when the tables' row counts
+    changed (rows written behind its back): then the data must be read.
+    """
+    kept = json.loads(_state(con, "__keys__") or "null")
+    if kept and kept.get("views") == _state(con, "__views__") and kept.get("rows") == _row_counts(con):
+        return kept["keys"]
+    return None
+
+
 def _keep_rows(con: Any) -> None:
     """After a batch that brought no new key: the kept keys still make the installed views; say so to readers."""
     kept = json.loads(_state(con, "__keys__") or "null")
@@ -301,8 +322,8 @@ def _keep_rows(con: Any) -> None:
 
 def _row_counts(con: Any) -> list[int]:
     """Rows of the tables the wide views' keys come from: what tells a reader the kept keys are current."""
-    return list(con.execute("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM param_values), "
-                            "(SELECT count(*) FROM results)").fetchone())
+    return list(con.execute("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM param_sets), "
+                            "(SELECT count(*) FROM param_values), (SELECT count(*) FROM results)").fetchone())
 
 
 def _signature(views: list[ViewDef]) -> str:
@@ -407,11 +428,14 @@ def prepare_reader(con: Any) -> bool:
         raise CatalogError(f"catalog {db!r} lacks the tables {', '.join(sorted(base - tables))}: not a trackdag "
                            "catalog, or one from an older trackdag (a `trackdag run` on it upgrades it)")
     main = f"{quote(db)}.main"
-    have = set(DERIVED_TABLES) <= tables and _state(con, "__derived__") == str(DERIVED_VERSION)
+    have = _have_derived(con, tables)
+    installed = _state(con, "__views__") if have else None
+    # with the writer's keys every job has its param set (the writer completes them before it keeps them)
+    keys = kept_keys(con) if have else None
     todo = (f"SELECT job_id FROM jobs ANTI JOIN {main}.param_sets USING (job_id)" if have
             else "SELECT job_id FROM jobs")
     temp = False
-    if not have or con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]:
+    if not have or (keys is None and con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]):
         values, sets = compute_param_sets(con, todo)
         con.register("td_param_values", values)
         con.register("td_param_sets", sets)
@@ -420,12 +444,6 @@ def prepare_reader(con: Any) -> bool:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {old}SELECT * FROM td_{name}")
             con.unregister(f"td_{name}")
         temp = True
-    installed = _state(con, "__views__") if have else None
-    kept = json.loads(_state(con, "__keys__") or "null") if have and not temp else None
-    # the keys the writer kept with the installed views, when it did and no row came since (rows
-    # written behind its back, or by an older trackdag): then no need to read the data again
-    keys = kept["keys"] if kept and kept.get("views") == installed and kept.get("rows") == _row_counts(con) \
-        else None
     views = static_views() + wide_views(con, keys)
     if (temp or not have or installed != _signature(views)
             or not {v.name for v in views} <= _main_views(con, db)):
@@ -460,8 +478,9 @@ class Relation:
 
 def describe(con: Any) -> list[Relation]:
     """Every view (with the question it answers) then every table, with column names and types."""
-    views = static_views() + wide_views(con)
     db = con.execute("SELECT current_database()").fetchall()[0][0]
+    kept = kept_keys(con) if _have_derived(con, _main_tables(con, db)) else None
+    views = static_views() + wide_views(con, kept)
     out = []
     for view in views:
         cols = con.execute(f"DESCRIBE SELECT * FROM {quote(view.name)}").fetchall()
