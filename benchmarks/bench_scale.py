@@ -48,15 +48,20 @@ def _peak_mb(time_stderr: str) -> float:
     return int(found[1]) / 1024 if found else float("nan")
 
 
+_DEFAULT_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+
+
 def first_job(work: Path, params: Path) -> tuple[float, float]:
     """(seconds to the first job's running mark, the driver's peak RSS in MB)."""
     root = work / "out"
     shutil.rmtree(root, ignore_errors=True)
     err = work / "time.txt"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["/usr/bin/time", "-v", str(TRACKDAG), "run", "--params", str(params), "--root", str(root),
-                             "--backend", "local", "--workers", "2"], stdout=subprocess.DEVNULL,
-                            stderr=open(err, "w"), start_new_session=True)
+    # /usr/bin/time ignores SIGINT, and so would its child (Python keeps an ignored SIGINT ignored):
+    # the child restores the default before it becomes trackdag, so the SIGINT below stops the run
+    proc = subprocess.Popen(["/usr/bin/time", "-v", sys.executable, "-c", _DEFAULT_SIGINT, str(TRACKDAG), "run",
+                             "--params", str(params), "--root", str(root), "--backend", "local", "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=open(err, "w"), start_new_session=True)
     marks, first = root / ".trackdag" / "running", float("nan")
     while proc.poll() is None:
         try:
