@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_execute.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_html.py
+	$(BIN)/python benchmarks/bench_million.py   # a million-job catalog: about 10 minutes
 
 clean:
 	rm -rf $(VENV) examples/demo/pipeline_output .pytest_cache

@@ -43,6 +43,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent / "examples" / "demo"
@@ -60,8 +61,12 @@ def demo_metrics(src_text: str, param1: int) -> dict[str, float]:
     return {"accuracy": 1 - hamming / NUM_BITS, "hamming_distance": hamming}
 
 
-def build_trackdag(root: Path, n: int, batch: int) -> dict[str, float]:
-    """Register the plan, then record every outcome in micro-batches; returns timings."""
+def build_trackdag(root: Path, n: int, batch: int, metrics: "Any" = None) -> dict[str, float]:
+    """Register the plan, then record every outcome in micro-batches; returns timings.
+
+    ``metrics(src_text, param1)``: a job's metrics [default: :func:`demo_metrics`, the demo's own].
+    """
+    metrics = metrics or demo_metrics
     sys.path.insert(0, str(DEMO))
     from trackdag.catalog import Catalog
     from trackdag.sweep import prepare
@@ -94,8 +99,8 @@ def build_trackdag(root: Path, n: int, batch: int) -> dict[str, float]:
     rows = []
     for job in evaluates:
         src = os.path.basename(job.requested["stage1_predict.src_fpath"])
-        metrics = demo_metrics(texts[src], job.requested["stage1_predict.param1"])
-        rows.append((job, {f"metrics.stage1_evaluate.{k}": v for k, v in metrics.items()}))
+        values = metrics(texts[src], job.requested["stage1_predict.param1"])
+        rows.append((job, {f"metrics.stage1_evaluate.{k}": v for k, v in values.items()}))
     spent, result_rows = 0.0, 0
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
