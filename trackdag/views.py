@@ -33,11 +33,12 @@ types) found in the data, with one ``first(...) FILTER (WHERE key = ...)``
 per column.  The generated SQL is hashed; the writer re-creates the views
 whenever that hash changes (a new metric key, a new node, a new value type),
 and a reader whose stored hash differs re-creates them as TEMP views for its
-own connection.  The writer keeps the keys it made the views from, with the
-tables' row counts (``view_state`` ``__keys__``): a reader that finds the
-same counts makes its views from them instead of reading every key again
-(seconds at a million jobs).  After each micro-batch the writer only compares the batch's
+own connection.  After each micro-batch the writer only compares the batch's
 keys with the ones it last saw (O(batch)), unless the batch brought new jobs.
+The writer keeps the keys it made the views from, with the tables' row
+counts (``view_state`` ``__keys__``): a reader that finds the same counts
+makes its views from them instead of reading every key again (seconds at a
+million jobs).
 
 Example:
     >>> [v.name for v in static_views()]
