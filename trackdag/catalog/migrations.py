@@ -108,7 +108,6 @@ def migrate(con: Any, *, path: str = "catalog") -> list[str]:
     return applied
 
 
-
 def write_tables_sql() -> None:
     """Regenerate ``sql/tables.sql`` after changing a model in :mod:`trackdag.catalog.models`."""
     TABLES_SQL.write_text("-- Generated from trackdag/catalog/models.py by trackdag.catalog.migrations.write_tables_sql();"
