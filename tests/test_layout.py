@@ -3,9 +3,12 @@ import json
 import os
 import subprocess
 
+from hypothesis import given, settings, strategies as st
+
 from conftest import two_stage
-from trackdag.layout import (CONFIG, DONE, INVOKE, atomic_write, clear_done, is_done, read_done,
-                             write_done, write_job_folder)
+from trackdag.commands import render_command
+from trackdag.layout import (CONFIG, DONE, INVOKE, _simple_plain, _simple_shlex, atomic_write, clear_done, is_done,
+                             read_done, simple_command, write_done, write_job_folder)
 from trackdag.plan import plan
 
 
@@ -69,10 +72,6 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 
 
 # -- simple_command: the plain-words fast path says what shlex says ----------------------------------
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from trackdag.commands import render_command  # noqa: E402
-from trackdag.layout import _simple_plain, _simple_shlex, simple_command  # noqa: E402
 
 _WORD = st.text(alphabet="ab=/-.x'\"\\;|&<>()#$ \t\n", min_size=0, max_size=12) | st.just("\\\n")
 
