@@ -116,7 +116,6 @@ def members(spec: Any, node: str, values: Mapping[str, Any], candidates: Iterabl
 
     ``values``: the gathering job's own lookup table; ``lookups``: each candidate's, by job id.
     """
-
     wanted = []
     for src_key, dst_key in spec.keys:
         found, value = lookup(dst_key, values, node)

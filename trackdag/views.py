@@ -308,17 +308,21 @@ def kept_keys(con: Any) -> "dict[str, Any] | None":
     does not keep them (an older trackdag), or when the tables' row counts
     changed (rows written behind its back): then the data must be read.
     """
-    kept = json.loads(_state(con, "__keys__") or "null")
-    if kept and kept.get("views") == _state(con, "__views__") and kept.get("rows") == _row_counts(con):
-        return kept["keys"]
-    return None
+    kept = _kept_with_views(con)
+    return kept["keys"] if kept and kept.get("rows") == _row_counts(con) else None
 
 
 def _keep_rows(con: Any) -> None:
     """After a batch that brought no new key: the kept keys still make the installed views; say so to readers."""
-    kept = json.loads(_state(con, "__keys__") or "null")
-    if kept and kept.get("views") == _state(con, "__views__"):
+    kept = _kept_with_views(con)
+    if kept:
         _set_state(con, "__keys__", json.dumps({**kept, "rows": _row_counts(con)}))
+
+
+def _kept_with_views(con: Any) -> "dict[str, Any] | None":
+    """What the writer kept (``__keys__``) when it belongs to the installed views, else None."""
+    kept = json.loads(_state(con, "__keys__") or "null")
+    return kept if kept and kept.get("views") == _state(con, "__views__") else None
 
 
 def _row_counts(con: Any) -> list[int]:
@@ -403,7 +407,9 @@ def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) 
     keys = data_keys(con)
     views = static + wide_views(con, keys)
     signature = _signature(views)
-    _set_state(con, "__result_keys__", json.dumps({"static": _signature(static), "keys": result_keys(con)}))
+    seen = {node: {key: cats for _m, _o, key, cats in rows}  # result_keys(con), from the keys already read
+            for node, rows in keys["results"].items()}
+    _set_state(con, "__result_keys__", json.dumps({"static": _signature(static), "keys": seen}))
     # what these views were made from, for readers (tied to the views: a writer that changes the views
     # without keeping this, an older trackdag, leaves readers reading the data themselves)
     _set_state(con, "__keys__", json.dumps({"views": signature, "rows": _row_counts(con), "keys": keys}))
