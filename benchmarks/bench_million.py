@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,11 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_report import BIN, DEMO, build_trackdag  # noqa: E402  (the same catalog, bigger)
-
-
-def _peak_mb(text: str) -> float:
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    return int(found[1]) / 1024 if found else float("nan")
+from bench_scale import _peak_mb  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
