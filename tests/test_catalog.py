@@ -77,7 +77,7 @@ def test_register_plan_bulk(tmp_path, src):
 
 def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatch):
     """Jobs go in by chunks of REGISTER_CHUNK: chunk boundaries change no row, first run or second."""
-    from trackdag.catalog import store
+    from trackdag.catalog import register
 
     rows = [{"predict.src": str(src), "predict.p": p, "evaluate.thresh": t} for p in range(4) for t in (0.1, 0.2, 0.3)]
 
@@ -86,7 +86,7 @@ def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatc
 
     found = []
     for chunk in (3, 1000):
-        monkeypatch.setattr(store, "REGISTER_CHUNK", chunk)
+        monkeypatch.setattr(register, "REGISTER_CHUNK", chunk)
         shutil.rmtree(tmp_path / "x", ignore_errors=True)  # the same paths both times: equal rows
         cat, p, _ = _register(tmp_path / "x", src, rows)
         cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
@@ -97,6 +97,48 @@ def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatc
         found.append(dump(cat))
     assert len(found[0]["jobs"]) == 16
     assert found[0] == found[1]
+
+
+def _dump(cat):
+    return {table: cat.query(f"SELECT * FROM {table} ORDER BY ALL")
+            for table in ("jobs", "params", "edges", "run_jobs", "param_sets", "param_values")}
+
+
+@pytest.mark.parametrize("hurried_after", [0, 1])
+def test_a_hurried_registration_takes_in_only_the_jobs_asked_for_and_the_next_completes_it(
+        tmp_path, src, monkeypatch, hurried_after):
+    """A stopping run's registration ends after its chunk with the jobs it has outcomes of (Ctrl-C at 200,000 jobs)."""
+    from trackdag.catalog import register
+
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 4)
+    rows = [{"predict.src": str(src), "predict.p": p, "evaluate.thresh": t} for p in range(4) for t in (0.1, 0.2, 0.3)]
+    p = plan(two_stage(), rows, tmp_path / "x" / "out")
+    order = list(p.jobs)
+    needed = {order[-1], next(j for j in reversed(order) if p.jobs[j].node == "predict")}
+    asked = []
+
+    def hurry():
+        asked.append(1)
+        return needed if len(asked) > hurried_after else None
+
+    cat = _cat(tmp_path / "x")
+    cat.begin_run({"run_id": "r1", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                   "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    attempts = cat.register_plan("r1", p, {j: "planned" for j in p.jobs}, hurry=hurry)
+    expected = set(order[:4 * hurried_after]) | needed  # the chunks before it, then only those asked for
+    assert set(attempts) == expected
+    assert {j for (j,) in cat.query("SELECT job_id FROM jobs")} == expected
+    assert {j for (j,) in cat.query("SELECT job_id FROM param_sets")} == expected  # each one complete
+    assert {j for (j,) in cat.query("SELECT DISTINCT job_id FROM run_jobs")} == expected
+    assert len(asked) == hurried_after + 1  # asked before each chunk until it said so, then no more
+    # the next run registers the rest: the same catalog as one registration of the whole plan
+    cat.register_plan("r1", p, {j: "planned" for j in p.jobs})
+    whole = _cat(tmp_path / "y")
+    whole.begin_run({"run_id": "r1", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                     "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    whole.register_plan("r1", p, {j: "planned" for j in p.jobs})
+    assert len(_dump(whole)["jobs"]) == len(p.jobs)
+    assert _dump(cat) == _dump(whole)
 
 
 def test_record_states_and_attempts(tmp_path, src):

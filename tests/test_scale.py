@@ -112,3 +112,62 @@ def test_the_catalog_is_opened_as_often_for_a_hundred_jobs_as_for_three(monkeypa
     if not inline:
         monkeypatch.setattr(registration, "INLINE_JOBS", 0)
     assert _transactions(monkeypatch, tmp_path, 3) == _transactions(monkeypatch, tmp_path, 100)
+
+
+def test_a_run_stopped_before_its_first_job_registers_none_of_a_big_plan(tmp_path, monkeypatch):
+    """Ctrl-C before the first job of a big plan: the run is recorded, its jobs left to the next run.
+
+    Registering every job of 200,000 first had kept a stopping run half a
+    minute; the rows file on disk keeps the run's rows meanwhile.
+    """
+    from trackdag import registration
+
+    monkeypatch.setattr(registration, "INLINE_JOBS", 0)
+    root = tmp_path / "out"
+    pipe = _pipeline(tmp_path)
+
+    def stop(plan, n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run({"w.i": list(range(30))}, pipeline=pipe, root=root, backend="local", workers=1, on_plan=stop)
+    cat = Catalog(root / "catalog.duckdb")
+    assert cat.query("SELECT status FROM runs") == [("cancelled",)]
+    assert cat.query("SELECT count(*) FROM jobs") == [(0,)]
+    assert len(os.listdir(root / ".trackdag" / "runs")) == 2  # the run's record and its rows file
+    again = sweep.run({"w.i": list(range(30))}, pipeline=pipe, root=root, backend="local", workers=1)
+    assert again.exit_code == 0 and again.counts.done == 30
+    assert cat.query("SELECT count(*), count(*) FILTER (status = 'done') FROM jobs") == [(30, 30)]
+
+
+def test_a_run_interrupted_after_its_first_jobs_registers_at_least_the_jobs_it_touched(tmp_path, monkeypatch):
+    """Ctrl-C mid-run: the registration is hurried with the jobs that have outcomes, and each one is recorded."""
+    from trackdag import registration
+    from trackdag.catalog import register
+
+    monkeypatch.setattr(registration, "INLINE_JOBS", 0)
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 4)
+    asked = []
+    real = registration.Registration.hurry
+    monkeypatch.setattr(registration.Registration, "hurry", lambda self, needed: asked.append(set(needed))
+                        or real(self, needed))
+    root = tmp_path / "out"
+
+    def interrupt(kind, job, outcome):
+        if kind == "done":
+            raise KeyboardInterrupt
+
+    res = sweep.run({"w.i": list(range(60))}, pipeline=_pipeline(tmp_path), root=root, backend="local", workers=2,
+                    on_event=interrupt)
+    assert res.interrupted
+    touched = {j for j, job in res.plan.jobs.items() if os.path.isdir(job.folder)}
+    assert asked and asked[0] and asked[0] <= touched  # hurried with jobs that have outcomes
+    cat = Catalog(root / "catalog.duckdb")
+    registered = dict(cat.query("SELECT job_id, status FROM jobs"))
+    assert touched <= registered.keys()  # every one of them is in, with its outcome
+    assert {registered[j] for j in touched} <= {"done", "cancelled", "failed"}
+    assert cat.query("SELECT count(*) FROM attempts")[0][0] >= 1
+    assert cat.query("SELECT status FROM runs") == [("cancelled",)]
+    again = sweep.run({"w.i": list(range(60))}, pipeline=_pipeline(tmp_path), root=root, backend="local", workers=2)
+    assert again.exit_code == 0 and again.counts.done + again.counts.cached == 60
+    assert cat.query("SELECT count(*) FROM jobs WHERE status = 'done'") == [(60,)]

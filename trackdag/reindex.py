@@ -145,7 +145,7 @@ def _register(con: Any, rows: list[FolderRows], first_last: Mapping[str, tuple[s
     """Insert jobs (with params and edges) the catalog does not know; returns how many."""
     import pyarrow as pa
 
-    from .catalog.store import _typed
+    from .catalog.register import _typed
 
     ids = pa.table({"job_id": pa.array([r.job_id for r in rows], pa.string())})
     con.register("td_import_ids", ids)

@@ -477,7 +477,8 @@ def _finish_run(cat: Any, recorder: Any, run_id: str, root: str, final: str, res
         counts_row = {"n_done": c.done, "n_failed": c.failed, "n_skipped": c.skipped, "n_cached": c.cached}
     ended = time.time()
     update_run(root, run_id, status=final, ended=ended, **counts_row)
-    recorder.registered(wait=True)  # stopped before execute(): the runs row may still be on its way
+    # stopped before execute(): the runs row may still be on its way (only what has outcomes, when cancelled)
+    recorder.registered(wait=True, hurry=final == "cancelled")
     if recorder.pending is not None or recorder.error is not None:
         return  # the catalog is held or gone: the run's end is in its record, for the next writer
     try:

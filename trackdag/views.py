@@ -18,7 +18,7 @@ Views are what users query (``trackdag sql``, ``trackdag report``,
 Both are derived from ``jobs``, ``params`` and ``edges`` and never change
 once computed for a job (a job's parameters are fixed by its id), so they are
 computed once per job (see :mod:`trackdag.param_sets`): by the writer when it
-registers a plan (:func:`refresh` from ``Catalog.register_plan``, in chunks)
+registers a plan (chunk by chunk, see :mod:`trackdag.catalog.register`)
 or records results of jobs that lack them (``Catalog._write_results``, the
 batch's jobs only), or, when a reader
 finds them missing (an older catalog, a run in which no job finished), as
@@ -362,21 +362,9 @@ def _install(con: Any, views: list[ViewDef], temp: bool) -> None:
         con.execute(f"COMMENT ON VIEW {quote(view.name)} IS {literal(view.comment)}")
 
 
-def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) -> list[str]:
-    """Writer: complete the derived tables and (re)install the views when their SQL changed.
-
-    Runs on a read-write connection, inside the caller's transaction; cheap
-    when nothing changed.  ``batch``: a table holding the result rows just
-    written (job_id, key, value_num, value_text); when they bring no new key
-    or value kind and no job is new, the views are known to be current and
-    the full check is skipped.  With ``batch``, only the batch's jobs get their
-    param ids here: :meth:`trackdag.catalog.Catalog.register_plan` gave every
-    registered job its own.  ``commit_chunks``: commit after each chunk of
-    param sets (for the caller that owns the transaction and wants the memory
-    of one chunk at a time: the registration of a plan).  Returns the names
-    of the views (re)created.
-    """
-    db = con.execute("SELECT current_database()").fetchall()[0][0]
+def ensure_derived(con: Any, db: str | None = None) -> bool:
+    """Writer: create the derived tables when missing or of an older layout; True when they were current."""
+    db = db or con.execute("SELECT current_database()").fetchall()[0][0]
     tables = _main_tables(con, db)
     current = set(DERIVED_TABLES) <= tables and _state(con, "__derived__") == str(DERIVED_VERSION)
     if not current:
@@ -386,8 +374,27 @@ def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) 
         for ddl in DERIVED_TABLES.values():
             con.execute(ddl)
         _set_state(con, "__derived__", str(DERIVED_VERSION))
-    # A micro-batch completes its own jobs only (O(batch)); the registration of a plan, and every
-    # call without a batch, completes them all (see Catalog.register_plan).
+    return current
+
+
+def refresh(con: Any, batch: str | None = None, *, commit_chunks: bool = False) -> list[str]:
+    """Writer: complete the derived tables and (re)install the views when their SQL changed.
+
+    Runs on a read-write connection, inside the caller's transaction; cheap
+    when nothing changed.  ``batch``: a table holding the result rows just
+    written (job_id, key, value_num, value_text); when they bring no new key
+    or value kind and no job is new, the views are known to be current and
+    the full check is skipped.  With ``batch``, only the batch's jobs get their
+    param ids here: the registration of a plan gave every registered job its
+    own (:mod:`trackdag.catalog.register`).  ``commit_chunks``: commit after each chunk of
+    param sets (for the caller that owns the transaction and wants the memory
+    of one chunk at a time: the registration of a plan).  Returns the names
+    of the views (re)created.
+    """
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    current = ensure_derived(con, db)
+    # A micro-batch completes its own jobs only (O(batch)); every call without a batch completes them all
+    # (the registration of a plan completes its own chunk by chunk: see trackdag.catalog.register).
     todo = (f"SELECT DISTINCT job_id FROM {batch} ANTI JOIN param_sets USING (job_id)" if batch is not None and current
             else "SELECT job_id FROM jobs ANTI JOIN param_sets USING (job_id)")
     new_jobs = con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]

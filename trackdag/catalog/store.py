@@ -19,9 +19,9 @@ import contextlib
 import json
 import os
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import CatalogError, PlanError
+from ..errors import CatalogError
 from .connection import connect, translated
 from .migrations import LATEST, current_version, migrate
 
@@ -32,27 +32,6 @@ if TYPE_CHECKING:
 def utc(ts: float | None) -> datetime | None:
     """Epoch seconds -> aware UTC datetime (None stays None)."""
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
-#: jobs per chunk of :meth:`Catalog.register_plan` (its rows of a chunk at a time in memory)
-REGISTER_CHUNK = 25_000
-
-#: json.dumps(..., ensure_ascii=False[, default=...]) without building an encoder per call (bulk rows)
-_JSON = json.JSONEncoder(ensure_ascii=False).encode
-_JSON_STR = json.JSONEncoder(ensure_ascii=False, default=str).encode
-_JSON_LIST = json.JSONEncoder(ensure_ascii=False, default=list).encode
-
-
-def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
-    """A param value as (JSON, number, text, bool) for the long ``params`` table."""
-    text = _JSON_STR(value)
-    if isinstance(value, bool):
-        return text, None, None, value
-    if isinstance(value, (int, float)):
-        return text, float(value), None, None
-    if isinstance(value, str):
-        return text, None, value, None
-    return text, None, None, None
 
 
 class Catalog:
@@ -147,91 +126,20 @@ class Catalog:
             )
 
     # -- plan registration -----------------------------------------------------------
-    def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
-        """Record every job of ``plan`` in bulk, with its param ids (see :mod:`trackdag.views`), by chunks.
+    def register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str],
+                      hurry: "Callable[[], set[str] | None] | None" = None) -> dict[str, int]:
+        """Record the jobs of ``plan`` in bulk, by chunks (see :mod:`trackdag.catalog.register`).
 
-        ``status`` gives each job's state as seen on disk ('done' or 'planned').
-        Raises PlanError when a short id already belongs to a different full
-        id in this catalog.  Returns job id -> attempts made so far.
+        ``status`` gives each job's state as seen on disk ('done' or 'planned');
+        ``hurry`` lets a stopping run cut it short.  Raises PlanError when a
+        short id already belongs to a different full id in this catalog.
+        Returns job id -> attempts made so far.
         """
         from ..gcpause import paused_gc
+        from .register import register_plan
 
-        with paused_gc():  # bulk rows of every job (see trackdag.gcpause)
-            return self._register_plan(run_id, plan, status)
-
-    def _register_plan(self, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
-        import pyarrow as pa
-
-        row_jobs = pa.table({
-            "run_id": [run_id] * len(plan.row_jobs),
-            "row_index": [r for r, _ in plan.row_jobs],
-            "job_id": [j for _, j in plan.row_jobs],
-        })
-        edges = pa.table({"parent_id": [p for p, _ in plan.edges], "child_id": [c for _, c in plan.edges]},
-                         schema=pa.schema([("parent_id", pa.string()), ("child_id", pa.string())]))
-        all_jobs = list(plan.jobs.values())
-        known: dict[str, int] = {}
-        with self.transaction() as con:
-            # The jobs and their params go in by chunks, each committed: the rows of one chunk at a
-            # time in memory, here and in DuckDB's transaction (at 100,000 configurations the whole
-            # plan's took a GB more), and readers may come in between. A plan registered in part
-            # (a killed driver) is completed by the next run: registering is idempotent.
-            for start in range(0, len(all_jobs), REGISTER_CHUNK):
-                jobs = all_jobs[start:start + REGISTER_CHUNK]
-                con.register("td_plan", pa.table({
-                    "job_id": [j.job_id for j in jobs],
-                    "short_id": [j.short_id for j in jobs],
-                    "node": [j.node for j in jobs],
-                    "folder": [j.folder for j in jobs],
-                    "command": [j.command for j in jobs],
-                    "status": [status[j.job_id] for j in jobs],
-                    "requested": [_JSON(j.requested) for j in jobs],
-                    "resolved": [_JSON_LIST(j.resolved) for j in jobs],
-                }))
-                clash = con.execute(
-                    "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
-                    "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
-                ).fetchone()
-                if clash:
-                    raise PlanError(
-                        f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
-                        f"in {self.path}, and {clash[3]} has the same prefix"
-                    )
-                known_here = dict(con.execute(
-                    "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id"
-                ).fetchall())
-                known.update(known_here)
-                con.execute(
-                    "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
-                    "first_run, last_run, attempts) "
-                    "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
-                    "FROM td_plan ANTI JOIN jobs USING (job_id)",
-                    [run_id, run_id],
-                )
-                con.execute(
-                    "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
-                    "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
-                    [run_id, run_id],
-                )
-                con.unregister("td_plan")
-                con.register("td_params", _params_table([j for j in jobs if j.job_id not in known_here], plan))
-                con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
-                con.unregister("td_params")
-                con.execute("COMMIT")  # the transaction() around it commits the last one
-                con.execute("BEGIN")
-            con.register("td_rows", row_jobs)
-            con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows")
-            con.register("td_edges", edges)
-            con.execute(
-                "INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
-                "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id"
-            )
-            for name in ("td_rows", "td_edges"):
-                con.unregister(name)
-            from ..views import refresh
-
-            refresh(con, commit_chunks=True)  # the new jobs' param ids, now (a results batch is then O(batch))
-        return {j: int(known.get(j, 0)) for j in plan.jobs}
+        with paused_gc(), self.transaction() as con:  # bulk rows of every job (see trackdag.gcpause)
+            return register_plan(con, self.path, run_id, plan, status, hurry)
 
     # -- outcomes -------------------------------------------------------------------
     def record(self, states: Iterable[Mapping[str, Any]], attempts: Iterable[Mapping[str, Any]],
@@ -357,37 +265,3 @@ class Catalog:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _params_table(jobs: list, plan: "Plan") -> Any:
-    import pyarrow as pa
-
-    perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
-    cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text", "value_bool")}
-    typed: dict[Any, tuple] = {}  # a scalar value's typed row, made once (types and float signs kept apart)
-    for job in jobs:
-        for kind, items in (("param", job.params), ("input", job.inputs)):
-            for key, value in items.items():
-                vtype = type(value)
-                if vtype is str or vtype is int or vtype is bool or value is None or vtype is float:
-                    ck = (vtype, repr(value)) if vtype is float else (vtype, value)
-                    found = typed.get(ck)
-                    if found is None:
-                        if len(typed) >= 200_000:
-                            typed.clear()
-                        found = typed[ck] = _typed(value)
-                    text, num, txt, flag = found
-                else:
-                    text, num, txt, flag = _typed(list(value) if isinstance(value, tuple) else value)
-                cols["job_id"].append(job.job_id)
-                cols["key"].append(key)
-                cols["node"].append(job.node)
-                cols["kind"].append(("perf" if key in perf_keys[job.node] else "algo") if kind == "param" else "input")
-                cols["value"].append(text)
-                cols["value_num"].append(num)
-                cols["value_text"].append(txt)
-                cols["value_bool"].append(flag)
-    schema = pa.schema([("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("kind", pa.string()),
-                        ("value", pa.string()), ("value_num", pa.float64()), ("value_text", pa.string()),
-                        ("value_bool", pa.bool_())])
-    return pa.table(cols, schema=schema)

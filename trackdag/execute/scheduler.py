@@ -126,10 +126,16 @@ class Recorder:
         if outcome.status == "done":
             self.results.append((outcome.job_id, outcome.result, outcome.result_error))
 
-    def registered(self, wait: bool) -> bool:
-        """Whether the run's jobs are in the catalog (``wait``: until the registration ends); its error is ours."""
+    def registered(self, wait: bool, hurry: bool = False) -> bool:
+        """Whether the run's jobs are in the catalog (``wait``: until the registration ends); its error is ours.
+
+        ``hurry``: the run is stopping; the registration need only take in the
+        jobs this recorder has outcomes of (see :meth:`Registration.hurry`).
+        """
         if self.registration is None:
             return True
+        if hurry:
+            self.registration.hurry({s["job_id"] for s in self.states} | {a["job_id"] for a in self.attempts})
         if not wait and not self.registration.done():
             return False
         error = self.registration.wait()
@@ -159,10 +165,13 @@ class Recorder:
         self.states, self.attempts, self.results = [], [], []
         self._last = time.monotonic()
 
-    def finish(self) -> None:
-        """The last flush: wait a little for a reader, then leave the rest to the next writer (see the class)."""
+    def finish(self, hurry: bool = False) -> None:
+        """The last flush: wait a little for a reader, then leave the rest to the next writer (see the class).
+
+        ``hurry``: the run was interrupted (see :meth:`registered`).
+        """
         try:
-            self.registered(wait=True)
+            self.registered(wait=True, hurry=hurry)
             if self.error is not None:
                 raise self.error
             self.flush(timeout=self.final_wait)
@@ -379,5 +388,5 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             counts.cancelled += 1
         counts.not_started = len(pending) - len(running)
     finally:
-        recorder.finish()
+        recorder.finish(hurry=result.interrupted)
     return result

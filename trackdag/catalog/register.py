@@ -1,0 +1,195 @@
+"""A plan's registration in the catalog: its jobs, params, edges, param sets and rows, by chunks.
+
+Jobs go in by chunks of :data:`REGISTER_CHUNK`, in plan order (parents
+before children), each chunk with everything about its jobs: the ``jobs``
+and ``params`` rows, the edges to their parents and their param sets
+(:mod:`trackdag.param_sets`); a commit every :data:`COMMIT_JOBS` jobs.  So
+at every commit each registered job is complete, a reader may come in
+between, and only one chunk's rows are in Python's memory at a time.  Registering is idempotent: a plan
+registered in part (a killed driver) is completed by the next run.
+
+``hurry``: a run that is stopping (Ctrl-C, SIGTERM) must not wait for the
+registration of a big plan's jobs that never ran: at 200,000 jobs that is
+half a minute.  :func:`register_plan` asks ``hurry()`` before each chunk;
+once it returns a set of job ids, the chunks left register only those (the
+jobs the run queued, ran or skipped, whose outcomes the run still has to
+record), and the run's rows only for the jobs registered.  The jobs left
+out are the next run's to register; the run's rows file on disk
+(:func:`trackdag.records.write_run_rows`) keeps every row.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..errors import PlanError
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+
+#: jobs per chunk: a stopping run waits for at most one
+REGISTER_CHUNK = 10_000
+#: jobs per commit (whole chunks): a commit costs DuckDB a checkpoint that grows with the catalog
+#: (at 100,000 jobs a commit every 5,000 jobs added a quarter to the registration)
+COMMIT_JOBS = 25_000
+
+#: json.dumps(..., ensure_ascii=False[, default=...]) without building an encoder per call (bulk rows)
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_JSON_STR = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_JSON_LIST = json.JSONEncoder(ensure_ascii=False, default=list).encode
+
+
+def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mapping[str, str],
+                  hurry: "Callable[[], set[str] | None] | None" = None) -> dict[str, int]:
+    """Register ``plan`` on ``con`` (a writer inside a transaction; committed chunk by chunk).
+
+    ``path``: the catalog's, for messages.  ``status``: each job's state on
+    disk ('done' or 'planned').  ``hurry``: see the module docstring.
+    Raises PlanError when a short id already belongs to a different full
+    id in this catalog.  Returns job id -> attempts made so far, for the
+    jobs registered.
+    """
+    import pyarrow as pa
+
+    from ..param_sets import complete_param_sets
+    from ..views import ensure_derived, refresh
+
+    ensure_derived(con)
+    todo = list(plan.jobs.values())
+    known: dict[str, int] = {}
+    registered: set[str] | None = None  # the ids registered, once hurried (None: every job)
+    start = uncommitted = 0
+    while start < len(todo):
+        needed = hurry() if hurry is not None and registered is None else None
+        if needed is not None:  # stopping: of the jobs left, only those the run touched
+            registered = {j.job_id for j in todo[:start]}
+            todo = todo[:start] + [j for j in todo[start:] if j.job_id in needed]
+            if start >= len(todo):
+                break
+        jobs = todo[start:start + REGISTER_CHUNK]
+        start += len(jobs)
+        if registered is not None:
+            registered.update(j.job_id for j in jobs)
+        known.update(_register_chunk(con, path, run_id, jobs, plan, status))
+        con.register("td_chunk_ids", pa.table({"job_id": pa.array([j.job_id for j in jobs], pa.string())}))
+        new = "SELECT job_id FROM td_chunk_ids ANTI JOIN param_sets USING (job_id)"
+        count = con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0]
+        if count:
+            complete_param_sets(con, new, count)
+        con.unregister("td_chunk_ids")
+        uncommitted += len(jobs)
+        if uncommitted >= COMMIT_JOBS:
+            con.execute("COMMIT")  # the caller's transaction() commits the last one
+            con.execute("BEGIN")
+            uncommitted = 0
+    rows = plan.row_jobs if registered is None else [(r, j) for r, j in plan.row_jobs if j in registered]
+    con.register("td_rows", pa.table({
+        "run_id": pa.array([run_id] * len(rows), pa.string()),
+        "row_index": pa.array([r for r, _ in rows], pa.int64()),
+        "job_id": pa.array([j for _, j in rows], pa.string()),
+    }))
+    con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows "
+                "ANTI JOIN run_jobs USING (run_id, row_index, job_id)")  # (again: idempotent)
+    con.unregister("td_rows")
+    refresh(con, commit_chunks=True)  # the views and their keys (and the param sets of older jobs, if any lack one)
+    return {j: int(known.get(j, 0)) for j in (plan.jobs if registered is None else registered)}
+
+
+def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
+                    status: Mapping[str, str]) -> dict[str, int]:
+    """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known."""
+    import pyarrow as pa
+
+    con.register("td_plan", pa.table({
+        "job_id": [j.job_id for j in jobs],
+        "short_id": [j.short_id for j in jobs],
+        "node": [j.node for j in jobs],
+        "folder": [j.folder for j in jobs],
+        "command": [j.command for j in jobs],
+        "status": [status[j.job_id] for j in jobs],
+        "requested": [_JSON(j.requested) for j in jobs],
+        "resolved": [_JSON_LIST(j.resolved) for j in jobs],
+    }))
+    clash = con.execute(
+        "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
+        "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
+    ).fetchone()
+    if clash:
+        raise PlanError(f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
+                        f"in {path}, and {clash[3]} has the same prefix")
+    known = dict(con.execute(
+        "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id").fetchall())
+    con.execute(
+        "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
+        "first_run, last_run, attempts) "
+        "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
+        "FROM td_plan ANTI JOIN jobs USING (job_id)",
+        [run_id, run_id],
+    )
+    con.execute(
+        "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
+        "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
+        [run_id, run_id],
+    )
+    con.unregister("td_plan")
+    con.register("td_params", _params_table([j for j in jobs if j.job_id not in known], plan))
+    con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
+    con.unregister("td_params")
+    # the edges to each job's parents (before its param set: that walks them)
+    con.register("td_edges", pa.table({"parent_id": [p for j in jobs for p in j.parents],
+                                       "child_id": [j.job_id for j in jobs for _ in j.parents]},
+                                      schema=pa.schema([("parent_id", pa.string()), ("child_id", pa.string())])))
+    con.execute("INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
+                "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id")
+    con.unregister("td_edges")
+    return known
+
+
+def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
+    """A param value as (JSON, number, text, bool) for the long ``params`` table."""
+    text = _JSON_STR(value)
+    if isinstance(value, bool):
+        return text, None, None, value
+    if isinstance(value, (int, float)):
+        return text, float(value), None, None
+    if isinstance(value, str):
+        return text, None, value, None
+    return text, None, None, None
+
+
+def _params_table(jobs: list, plan: "Plan") -> Any:
+    import pyarrow as pa
+
+    perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
+    cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text",
+                                             "value_bool")}
+    typed: dict[Any, tuple] = {}  # a scalar value's typed row, made once (types and float signs kept apart)
+    for job in jobs:
+        for kind, items in (("param", job.params), ("input", job.inputs)):
+            for key, value in items.items():
+                vtype = type(value)
+                if vtype is str or vtype is int or vtype is bool or value is None or vtype is float:
+                    ck = (vtype, repr(value)) if vtype is float else (vtype, value)
+                    found = typed.get(ck)
+                    if found is None:
+                        if len(typed) >= 200_000:
+                            typed.clear()
+                        found = typed[ck] = _typed(value)
+                    text, num, txt, flag = found
+                else:
+                    text, num, txt, flag = _typed(list(value) if isinstance(value, tuple) else value)
+                cols["job_id"].append(job.job_id)
+                cols["key"].append(key)
+                cols["node"].append(job.node)
+                cols["kind"].append(("perf" if key in perf_keys[job.node] else "algo") if kind == "param" else "input")
+                cols["value"].append(text)
+                cols["value_num"].append(num)
+                cols["value_text"].append(txt)
+                cols["value_bool"].append(flag)
+    schema = pa.schema([("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("kind", pa.string()),
+                        ("value", pa.string()), ("value_num", pa.float64()), ("value_text", pa.string()),
+                        ("value_bool", pa.bool_())])
+    return pa.table(cols, schema=schema)
+
+
+__all__ = ["register_plan", "REGISTER_CHUNK", "COMMIT_JOBS"]
