@@ -51,7 +51,7 @@ def cap_resources(the_plan: Plan, *, max_cpus: float | None = None, max_gpus: fl
             if asked > limit:
                 over[key][job.node] = max(asked, over[key].get(job.node, 0.0))
         if any(job.node in nodes for nodes in over.values()):
-            job = dataclasses.replace(job, resources=capped(job.resources, limits))
+            job = job.replace(resources=capped(job.resources, limits))
         jobs[job_id] = job
     notes = [_NOTES[key].format(limit=limits[key], asked=", ".join(f"{n} ({a:g})" for n, a in nodes.items()))
              for key, nodes in over.items() if nodes]

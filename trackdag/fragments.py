@@ -45,6 +45,11 @@ class Fragments:
         self._members: dict[Any, str] = {}
         self._words: dict[Any, tuple[str, int, bool]] = {}
 
+    def clear(self) -> None:
+        """Forget every cached fragment (they are made again when asked for)."""
+        self._members.clear()
+        self._words.clear()
+
     # -- canonical JSON -------------------------------------------------------------
     def member(self, key: str, value: Any) -> str:
         """``"key":<canonical JSON of value>``, as in a canonical object."""
