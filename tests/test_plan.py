@@ -226,3 +226,42 @@ def test_commands_are_the_shell_quoting_of_their_arguments_whatever_the_root(tmp
         executable = "prog a" if job.node == "a" else "prog b"
         args = sorted({**job.params, **job.inputs, **job.outputs}.items())
         assert job.command == render_command(executable, args)
+
+
+def test_a_job_is_frozen_and_replace_changes_only_what_it_names(tmp_path):
+    """A Job keeps few fields and makes folder, outputs and command when asked; it stays immutable."""
+    from trackdag.node import ProcessNode
+    from trackdag.pipeline import Pipeline
+
+    a = ProcessNode(name="a", executable="prog", out_paths={"out": "o.json"}, algo_params={"x": 1})
+    (job,) = plan(Pipeline([a]), [{"a.x": 2}], tmp_path).jobs.values()
+    with pytest.raises(AttributeError, match="frozen"):
+        job.params = {}
+    with pytest.raises(AttributeError):
+        job.folder = "/elsewhere"  # a made field has no setter either
+    assert job.folder == f"{tmp_path}/a/{job.name}"
+    assert job.outputs == {"out": f"{job.folder}/o.json"}
+    moved = job.replace(resources={"num_cpus": 2})
+    assert moved.resources == {"num_cpus": 2} and moved != job
+    assert moved.replace(resources=job.resources) == job
+    assert (moved.command, moved.folder, moved.params) == (job.command, job.folder, job.params)
+    with pytest.raises(TypeError, match="unknown field"):
+        job.replace(colour="red")
+    with pytest.raises(TypeError):
+        hash(job)  # its fields are dicts
+    assert job == plan(Pipeline([a]), [{"a.x": 2}], tmp_path).jobs[job.job_id]  # equal by value, plan to plan
+    assert "command=" in repr(job) and job.job_id in repr(job)
+
+
+def test_an_output_named_in_the_row_is_the_jobs_own_and_in_its_command(tmp_path):
+    """KWDagger's ``<node>.<output>: name``: kept on the job, since its outputs differ from the node's."""
+    from trackdag.node import ProcessNode
+    from trackdag.pipeline import Pipeline
+
+    a = ProcessNode(name="a", executable="prog", out_paths={"out": "o.json"}, algo_params={"x": 1})
+    jobs = plan(Pipeline([a]), [{"a.x": 1}, {"a.x": 1, "a.out": "other.json"}], tmp_path, out_overrides=True).jobs
+    plain, named = jobs.values()
+    assert plain.outputs == {"out": f"{plain.folder}/o.json"}
+    assert named.outputs == {"out": f"{named.folder}/other.json"}
+    assert f"--out={named.folder}/other.json" in named.command
+    assert named.command == render_command("prog", sorted({**named.params, **named.outputs}.items()))

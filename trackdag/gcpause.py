@@ -8,11 +8,25 @@ collector loses nothing.  Nested and concurrent pauses (the registration
 thread beside the driver) count: the collector comes back when the last
 one ends, and only if it was on before the first.
 
+:func:`settled` is for after such work, while its objects live on (a
+run's plan, through the run): everything alive is moved out of the
+collector's sight (``gc.freeze``), so the collections of the run (the
+driver's own small garbage) do not walk millions of objects each time, and
+put back when the run ends (``gc.unfreeze``: a notebook's own cycles are
+collected again after the run).  At 100,000 configurations, building the
+scheduler's tables of the plan's 200,000 jobs had taken a second of
+collector passes before the first job.
+
 Example:
     >>> import gc
     >>> with paused_gc():
     ...     gc.isenabled()
     False
+    >>> with settled():
+    ...     gc.get_freeze_count() > 0
+    True
+    >>> gc.get_freeze_count()
+    0
 """
 from __future__ import annotations
 
@@ -43,4 +57,14 @@ def paused_gc() -> Iterator[None]:
                 gc.enable()
 
 
-__all__ = ["paused_gc"]
+@contextlib.contextmanager
+def settled() -> Iterator[None]:
+    """Every object alive now out of the collections made meanwhile (still freed by refcount)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+__all__ = ["paused_gc", "settled"]

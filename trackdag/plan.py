@@ -186,9 +186,14 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     def children(self) -> dict[str, list[str]]:
-        kids: dict[str, list[str]] = {j: [] for j in self.jobs}
+        """Parent job id -> its children's ids; only jobs that have children are keys (``.get(j, ())``)."""
+        kids: dict[str, list[str]] = {}
         for parent, child in self.edges:
-            kids[parent].append(child)
+            found = kids.get(parent)
+            if found is None:
+                kids[parent] = [child]
+            else:
+                found.append(child)
         return kids
 
 
@@ -354,6 +359,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
         node_jobs = by_node_jobs.setdefault(info.name, {})
         owners = short_owner.setdefault(info.name, {})
         port_orders: dict[frozenset, list[str]] = {}  # the ports a row sets beyond the node's own -> their order
+        ports_by_keys: dict[tuple, list[str]] = {}  # a row's keys -> the same (rows of a matrix share their keys)
         # the same for every row: computed once per node
         upstream = {src for srcs in info.fed.values() for _, src, _ in srcs} | {
             src for srcs in info.param_fed.values() for src, _ in srcs}
@@ -379,7 +385,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 row_slurm = given.pop(SLURM, None)
             else:
                 enabled, row_slurm = True, None
-            if not enabled or any(u in state.disabled for u in upstream):
+            if not enabled or (state.disabled and not state.disabled.isdisjoint(upstream)):
                 state.disabled.add(info.name)  # off in this row, and so is every node that depends on it
                 continue
             algo = dict(info.algo_defaults)
@@ -405,10 +411,13 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
             gather_ids: dict[str, Any] = {}
             members_of: dict[str, list[Job]] = {}
             lookup: dict[str, Any] = {f"{info.name}.{k}": v for k, v in algo.items()} if need_lookups else {}
-            extra = frozenset(given.keys() & info.in_keys) if given else frozenset()
-            ports = port_orders.get(extra)
+            ports = ports_by_keys.get(state.keys)  # (given's keys follow from the row's)
             if ports is None:
-                ports = port_orders[extra] = _local_order(base_ports | extra, info)
+                extra = frozenset(given.keys() & info.in_keys) if given else frozenset()
+                ports = port_orders.get(extra)
+                if ports is None:
+                    ports = port_orders[extra] = _local_order(base_ports | extra, info)
+                ports_by_keys[state.keys] = ports
             for port in ports:
                 sources = info.fed.get(port)
                 if port in info.gathers:
@@ -457,9 +466,10 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                     state.values[(info.name, port)] = (value, _origin_job(origin, sources, state.jobs))
                 if origin is None:
                     id_inputs[port] = value
-                    lookup[f"{info.name}.{port}"] = given.get(port, value)
-            for src, _k in (s for srcs in info.param_fed.values() for s in srcs):
-                if src in state.jobs and need_lookups:
+                    if need_lookups:
+                        lookup[f"{info.name}.{port}"] = given.get(port, value)
+            for src, _k in (s for srcs in info.param_fed.values() for s in srcs) if need_lookups else ():
+                if src in state.jobs:
                     lookup.update(lookups[state.jobs[src].job_id])
             for port in members_of:
                 spec = info.gathers[port]
@@ -470,7 +480,9 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 for member in members:
                     parents[member.job_id] = None
                 gather_ids[port] = {"spec": spec.to_dict(), "members": [m.job_id for m in members]}
-            for port in sorted(declared_inputs.difference(inputs, members_of)):
+            # (inputs and members_of are declared ports, apart: when they are all, none is missing)
+            for port in sorted(declared_inputs.difference(inputs, members_of)) \
+                    if len(inputs) + len(members_of) < len(declared_inputs) else ():
                 if (info.name, port) not in state.values and port not in info.fed:
                     missing[f"{info.name}.{port}"] = None
                     if missing_as_none:  # KWDagger's: the command gets the text None, the id a null

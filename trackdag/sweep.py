@@ -319,6 +319,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     """
     from .catalog import Catalog
     from .execute.scheduler import JobOptions, Recorder, execute
+    from .gcpause import settled
     from .lock import RunLock
     from .provenance import run_provenance
     from .records import write_run
@@ -340,7 +341,8 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
     if rerun and not os.path.isdir(the_plan.root):  # nothing is done yet: a bad selector fails before any write
         _select_rerun(the_plan, {}, rerun, downstream, None)
     make_dir(the_plan.root, "--root")
-    with RunLock(the_plan.root, run_id=run_id):
+    # (settled: the plan lives as long as the run, out of the collector's passes; see trackdag.gcpause)
+    with RunLock(the_plan.root, run_id=run_id), settled():
         cat.ensure_schema()
         now = time.time()
         orphans = _stop_orphans(the_plan.root, now)

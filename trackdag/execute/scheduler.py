@@ -280,7 +280,11 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     result = ExecutionResult(counts)
     pending = set(to_run)
     children = plan.children()
-    waiting = {j: sum(1 for p in plan.jobs[j].parents if p in pending) for j in to_run}
+    jobs = plan.jobs
+    waiting = {}  # job -> how many of its parents are still to run
+    for j in to_run:
+        parents = jobs[j].parents
+        waiting[j] = sum(1 for p in parents if p in pending) if parents else 0
     ready = collections.deque(j for j in to_run if waiting[j] == 0)  # plan order: parents first
     running: set[str] = set()
     tries: dict[str, int] = {}
@@ -291,7 +295,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             on_event(kind, plan.jobs[job_id], outcome)
 
     def skip_descendants(job_id: str) -> None:
-        stack = list(children[job_id])
+        stack = list(children.get(job_id, ()))
         while stack:
             child = stack.pop()
             if child in pending and child not in running:
@@ -304,7 +308,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                     except OSError:
                         pass  # a full disk: the catalog still has the skip, and the next run plans the job again
                 emit("skipped", child)
-                stack.extend(children[child])
+                stack.extend(children.get(child, ()))
 
     def note_started() -> None:
         now = time.time()
@@ -323,7 +327,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
         pending.discard(job_id)
         if outcome.status == "done":
             counts.done += 1
-            for child in children[job_id]:
+            for child in children.get(job_id, ()):
                 if child in waiting:
                     waiting[child] -= 1
                     if waiting[child] == 0 and child in pending:
