@@ -182,7 +182,7 @@ class OpenCatalog:
 
     def nodes(self) -> list[str]:
         """Nodes that have jobs in the catalog (each has a ``results_<node>`` view)."""
-        from .views import result_nodes
+        from .relations import result_nodes
 
         return result_nodes(self.connection)
 
@@ -290,7 +290,7 @@ def query(path: "str | os.PathLike", sql: str, *, timeout: float | None = None,
 
 def describe_catalog(path: "str | os.PathLike", *, timeout: float | None = None) -> list[Any]:
     """Every view (with the question it answers) and table of a catalog, with columns (``trackdag schema``)."""
-    from .views import describe
+    from .relations import describe
 
     with open_catalog(path, timeout=timeout) as cat:
         return describe(cat.connection)

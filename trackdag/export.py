@@ -68,7 +68,8 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
     from . import __version__
     from .api import open_catalog
     from .catalog.migrations import current_version
-    from .views import describe, literal
+    from .relations import describe
+    from .views import literal
 
     if fmt not in FORMATS:
         raise TrackdagError(f"export format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -296,7 +296,7 @@ def wide_views(con: Any, keys: "dict[str, Any] | None" = None) -> list[ViewDef]:
     return views
 
 
-def _have_derived(con: Any, tables: set[str]) -> bool:
+def have_derived(con: Any, tables: set[str]) -> bool:
     """The derived tables are there, in this trackdag's layout."""
     return set(DERIVED_TABLES) <= tables and _state(con, "__derived__") == str(DERIVED_VERSION)
 
@@ -336,7 +336,8 @@ def _signature(views: list[ViewDef]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _main_tables(con: Any, db: str) -> set[str]:
+def main_tables(con: Any, db: str) -> set[str]:
+    """The tables of database ``db``'s main schema."""
     return {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [db]).fetchall()}
 
@@ -365,8 +366,8 @@ def _install(con: Any, views: list[ViewDef], temp: bool) -> None:
 def ensure_derived(con: Any, db: str | None = None) -> bool:
     """Writer: create the derived tables when missing or of an older layout; True when they were current."""
     db = db or con.execute("SELECT current_database()").fetchall()[0][0]
-    tables = _main_tables(con, db)
-    current = set(DERIVED_TABLES) <= tables and _state(con, "__derived__") == str(DERIVED_VERSION)
+    tables = main_tables(con, db)
+    current = have_derived(con, tables)
     if not current:
         if "view_state" in tables:  # an older layout: rebuild from jobs/params/edges
             for name in ("param_values", "param_sets"):
@@ -436,13 +437,13 @@ def prepare_reader(con: Any) -> bool:
     had to.
     """
     db = con.execute("SELECT current_database()").fetchall()[0][0]
-    tables = _main_tables(con, db)
+    tables = main_tables(con, db)
     base = {"jobs", "params", "edges", "results", "attempts"}
     if not base <= tables:
         raise CatalogError(f"catalog {db!r} lacks the tables {', '.join(sorted(base - tables))}: not a trackdag "
                            "catalog, or one from an older trackdag (a `trackdag run` on it upgrades it)")
     main = f"{quote(db)}.main"
-    have = _have_derived(con, tables)
+    have = have_derived(con, tables)
     installed = _state(con, "__views__") if have else None
     # with the writer's keys every job has its param set (the writer completes them before it keeps them)
     keys = kept_keys(con) if have else None
@@ -478,37 +479,3 @@ def prepare(con: Any, *, read_only: bool) -> None:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-
-
-@dataclass(frozen=True)
-class Relation:
-    """A view or table of the catalog, for ``trackdag schema``."""
-
-    name: str
-    kind: str  # view or table
-    comment: str
-    columns: tuple[tuple[str, str], ...]
-
-
-def describe(con: Any) -> list[Relation]:
-    """Every view (with the question it answers) then every table, with column names and types."""
-    db = con.execute("SELECT current_database()").fetchall()[0][0]
-    kept = kept_keys(con) if _have_derived(con, _main_tables(con, db)) else None
-    views = static_views() + wide_views(con, kept)
-    out = []
-    for view in views:
-        cols = con.execute(f"DESCRIBE SELECT * FROM {quote(view.name)}").fetchall()
-        out.append(Relation(view.name, "view", view.comment, tuple((c[0], c[1]) for c in cols)))
-    tables = _main_tables(con, db) | {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() "
-        "WHERE database_name = 'temp' AND table_name IN ('param_values', 'param_sets')"
-    ).fetchall()}
-    for name in sorted(tables):
-        cols = con.execute(f"DESCRIBE SELECT * FROM {quote(name)}").fetchall()
-        out.append(Relation(name, "table", DERIVED_COMMENTS.get(name, ""), tuple((c[0], c[1]) for c in cols)))
-    return out
-
-
-def result_nodes(con: Any) -> list[str]:
-    """Nodes with a ``results_<node>`` view (every node that has jobs), sorted."""
-    return [r[0] for r in con.execute("SELECT DISTINCT node FROM jobs ORDER BY node").fetchall()]
