@@ -77,3 +77,24 @@ def test_the_caches_stay_bounded(monkeypatch):
         assert f.json_object({"x": i}) == canonical_json({"x": i})
         assert f.command("p", [("x", i)], multiline=False) == f"p --x={i}"
     assert len(f._members) <= 10 and len(f._words) <= 10
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(keys, st.one_of(values, st.text(min_size=5_000, max_size=12_000))), max_size=6))
+def test_a_command_that_surely_fits_passes_the_exact_check(args):
+    """Planning checks commands by lengths alone (commands.surely_fits); when it says yes, so must the count."""
+    from trackdag.commands import surely_fits
+
+    if surely_fits("prog", dict(args)):
+        check_command("n", "prog", command_words(args))  # raises if it does not fit
+        parts = Fragments().command_parts(args)
+        assert parts is not None and Fragments.fits("prog", parts[1])
+
+
+def test_surely_fits_says_no_to_what_must_be_counted():
+    from trackdag.commands import surely_fits
+
+    assert surely_fits("prog", {"x": "y" * 31_000}, {"o": "/r"})
+    assert not surely_fits("prog", {"x": "y" * 32_000})  # at 4 bytes a character it may be too long
+    assert not surely_fits("prog", {"x": "a\x00b"}) and not surely_fits("pr\x00g", {})
+    assert not surely_fits("prog", {"x": 10 ** 30}) and not surely_fits("prog", {"x": VarArgs(["/a", "/b"])})

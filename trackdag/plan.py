@@ -40,7 +40,7 @@ from .pipeline import Pipeline
 
 from .row_keys import ENABLED, SLURM, TYPO_CUTOFF, check_row_keys  # noqa: F401
 from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
-                       check_row_values, command_words, format_value, render_command)
+                       check_row_values, command_words, format_value, render_command, surely_fits)
 from .gather import MANIFEST_DIR, members as gather_members
 
 class _JobShape:
@@ -517,7 +517,6 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                     inputs[port] = os.path.join(folder, MANIFEST_DIR, f"{port}.txt")
                     gathered[port] = tuple(m.outputs[src_port] for m in members)
                 params = {**algo, **perf}
-                args = sorted({**params, **inputs, **outputs}.items())
                 row = state.row
                 keys = requested_keys.get(state.keys)
                 if keys is None:
@@ -526,12 +525,14 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                         and k.partition(".")[2] not in (ENABLED, SLURM) and k != SLURM]
                 requested = {k: row[k] for k in keys}
                 # the command is made when asked for (Job.command); here only whether it can be started
-                built = fragments.command_parts(args, plain_outputs if not out_given else _NOTHING)
                 command = None
-                if built is None or not Fragments.fits(info.executable, built[1]):
-                    words = command_words(args)
-                    check_command(info.name, info.executable, words, source=source)  # raises, or it fits
-                    command = _join_command(info.executable, words)  # (rare: kept)
+                if not surely_fits(info.executable, params, inputs, outputs):  # (rare: count the words)
+                    args = sorted({**params, **inputs, **outputs}.items())
+                    built = fragments.command_parts(args, plain_outputs if not out_given else _NOTHING)
+                    if built is None or not Fragments.fits(info.executable, built[1]):
+                        words = command_words(args)
+                        check_command(info.name, info.executable, words, source=source)  # raises, or it fits
+                        command = _join_command(info.executable, words)  # (kept: made the long way)
                 row_wide = row.get(SLURM)
                 if row_wide is None and row_slurm is None:
                     resources = shared_resources
