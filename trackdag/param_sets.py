@@ -99,6 +99,12 @@ def param_hashid(params: Iterable[tuple[str, str, str, str, str, Any]],
     return memo[text], hashed
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_MISSING = object()
+#: distinct values remembered per call of compute_param_sets
+_MEMO_LIMIT = 100_000
+
+
 def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     """Arrow tables (param_values rows, param_sets rows) for the jobs selected by ``todo_sql``."""
     import pyarrow as pa
@@ -117,9 +123,21 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     requested_rows = con.execute(
         f"SELECT job_id, requested::VARCHAR FROM jobs WHERE job_id IN (SELECT job_id FROM ({todo_sql}))"
     ).fetchall()
+    # Values repeat across jobs (defaults, shared inputs): a scalar's parsed value and typed row are made once
+    parsed: dict[str, Any] = {}
+    typed: dict[Any, tuple] = {}
+
+    def load(text: str) -> Any:
+        found = parsed.get(text, _MISSING)
+        if found is _MISSING:
+            found = json.loads(text)
+            if type(found) in _SCALARS and len(parsed) < _MEMO_LIMIT:
+                parsed[text] = found
+        return found
+
     lineage: dict[str, list] = {}
     for job_id, depth, node, key, kind, value in lineage_rows:
-        lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else json.loads(value)))
+        lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else load(value)))
     vcols: dict[str, list] = {c: [] for c in ("job_id", "key", "node", "name", "kind", "source", "ord",
                                               "value", "value_num", "value_text", "value_bool")}
     scols: dict[str, list] = {"job_id": [], "param_hashid": [], "param_set": []}
@@ -127,10 +145,16 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     for job_id, requested in requested_rows:
         params = effective_params(json.loads(requested) if requested else {}, lineage.get(job_id, ()))
         for ord_, (key, node, name, kind, source, value) in enumerate(params):
-            num, text, flag = _typed(value)
-            for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_,
-                                         json.dumps(_finite(value), ensure_ascii=False, default=str),
-                                         num if num is None or math.isfinite(num) else None, text, flag)):
+            vtype = type(value)
+            ck = ((vtype, repr(value)) if vtype is float else (vtype, value)) if vtype in _SCALARS else None
+            row = typed.get(ck) if ck is not None else None
+            if row is None:
+                num, text, flag = _typed(value)
+                row = (json.dumps(_finite(value), ensure_ascii=False, default=str),
+                       num if num is None or math.isfinite(num) else None, text, flag)
+                if ck is not None and len(typed) < _MEMO_LIMIT:
+                    typed[ck] = row
+            for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_) + row):
                 vcols[col].append(item)
         hashid, hashed = param_hashid(params, memo)
         scols["job_id"].append(job_id)
