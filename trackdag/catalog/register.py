@@ -4,9 +4,10 @@ Jobs go in by chunks of :data:`REGISTER_CHUNK`, in plan order (parents
 before children), each chunk with everything about its jobs: the ``jobs``
 and ``params`` rows, the edges to their parents and their param sets
 (:mod:`trackdag.param_sets`); a commit every :data:`COMMIT_JOBS` jobs.  So
-at every commit each registered job is complete, a reader may come in
-between, and only one chunk's rows are in Python's memory at a time.  Registering is idempotent: a plan
-registered in part (a killed driver) is completed by the next run.
+at every commit each registered job is complete, and only one chunk's rows
+are in Python's memory at a time.  Registering is idempotent: a plan
+registered in part (a killed driver, a stopped run) is completed by the
+next run.
 
 ``hurry``: a run that is stopping (Ctrl-C, SIGTERM) must not wait for the
 registration of a big plan's jobs that never ran: at 200,000 jobs that is
