@@ -23,22 +23,21 @@ from typing import Any, Mapping
 from .commands import _join_command, command_words
 from .fragments import Fragments, join_parts
 
-#: an empty mapping shared by the jobs that have nothing there (never written to)
-_NOTHING: Mapping[str, Any] = {}
-
-
 class _JobShape:
     """What every job of one node shares: how a job's folder, outputs and command follow from its fields."""
 
-    __slots__ = ("node_dir", "out_rel", "executable", "plain_outputs", "fragments", "setup", "teardown")
+    __slots__ = ("node_dir", "out_rel", "executable", "unique", "unique_quoted", "fragments", "setup", "teardown")
 
     def __init__(self, node_dir: str, out_rel: Mapping[str, "str | None"], executable: str,
-                 plain_outputs: Mapping[str, bool], fragments: Fragments, setup: "str | None",
+                 unique: Mapping[str, bool], fragments: Fragments, setup: "str | None",
                  teardown: "str | None") -> None:
         self.node_dir = node_dir  # <root>/<node>/
         self.out_rel = out_rel  # output -> its path below the job folder (None: the folder itself)
         self.executable = executable
-        self.plain_outputs = plain_outputs  # output -> its word needs no shell quoting (Fragments.command_parts)
+        # arguments whose values are new in every job (its outputs, its parents' outputs, its manifests):
+        # not worth caching; True when the word surely needs no quoting (see Fragments.command_parts)
+        self.unique = unique
+        self.unique_quoted = dict.fromkeys(unique, False)  # the same, for a job whose row named its outputs
         self.fragments = fragments
         self.setup = setup
         self.teardown = teardown
@@ -90,7 +89,7 @@ class Job(_JobFields):
             return self._command
         shape = self._shape
         args = sorted({**self.params, **self.inputs, **self.outputs}.items())
-        built = shape.fragments.command_parts(args, shape.plain_outputs if self._outputs is None else _NOTHING)
+        built = shape.fragments.command_parts(args, shape.unique if self._outputs is None else shape.unique_quoted)
         if built is None or not Fragments.fits(shape.executable, built[1]):
             return _join_command(shape.executable, command_words(args))  # (the plan checked that it fits)
         return join_parts(shape.executable, built[0])

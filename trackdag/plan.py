@@ -249,7 +249,10 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
         # outputs' command words need no shell quoting when the folder's path needs none (short ids are [0-9a-z])
         plain_outputs = {k: Fragments.plain(f"--{k}={node_dir}{info.name}_id_0/{rel or ''}") for k, rel in out_rel.items()}
         shared_resources = {**base_slurm[0], **info.resources}  # every job's, unless its row has Slurm options
-        shape = _JobShape(node_dir, out_rel, info.executable, plain_outputs, fragments, info.setup, info.teardown)
+        fed_paths = dict.fromkeys((p for p, srcs in info.fed.items() if srcs[0][0] == "output" or p in info.gathers),
+                                  False)  # parents' outputs and manifests: new in every job, as its own outputs
+        shape = _JobShape(node_dir, out_rel, info.executable, {**fed_paths, **plain_outputs}, fragments, info.setup,
+                          info.teardown)
         requested_keys: dict[tuple, list[str]] = {}  # a row's keys -> those this node's jobs record as requested
         for state in states:
             given = state.by_node.get(info.name, _NOTHING)
