@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from .commands import _join_command, command_words
 from .fragments import Fragments, join_parts
 
+
 class _JobShape:
     """What every job of one node shares: how a job's folder, outputs and command follow from its fields."""
 

@@ -447,7 +447,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
     if ignored_slurm:
         notes[f"slurm options without a meaning here, ignored: {', '.join(sorted(ignored_slurm))} "
               "(cpus, gpus and mem became resources; trackdag runs on Ray or locally, not under Slurm)"] = None
-    fragments.clear()  # the cached words of every value planned: the jobs' commands are made later, by few
+    fragments.clear()  # every value planned was cached; commands made later fill it again, a job at a time
     row_jobs = [(state.index, state.jobs[info.name].job_id) for state in states for info in infos
                 if info.name in state.jobs]
     if not any(info.gathers for info in infos):  # row by row, as rows come: parents still come first
