@@ -21,7 +21,7 @@ import functools
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Any, Callable
 
 from .errors import TrackdagError
 
@@ -153,3 +153,37 @@ def letter_id(obj: Any, length: int = SHORT_LEN) -> str:
     """
     text = _leading(int(digest(obj), 16), _ALPHABET26, length)
     return text[:length].rjust(length, "a")
+
+
+def scalar_memo(fn: "Callable[[Any], Any]", limit: int = 200_000) -> "Callable[[Any], Any]":
+    """``fn`` remembered for scalar values (str, int, float, bool, None); other values go to ``fn`` each time.
+
+    Values are told apart as canonical JSON tells them (``1``, ``1.0``,
+    ``True`` and ``"1"`` differ, and so do ``0.0`` and ``-0.0``, by
+    ``repr``); the memory is cleared when it holds ``limit`` values.  For
+    bulk rows where values repeat (defaults, shared inputs).
+
+    >>> seen = []
+    >>> typed = scalar_memo(lambda v: seen.append(v) or type(v).__name__)
+    >>> [typed(v) for v in (1, 1, True, 1.0, -0.0, 0.0, [1], [1])], len(seen)
+    (['int', 'int', 'bool', 'float', 'float', 'float', 'list', 'list'], 7)
+    """
+    memory: dict[tuple, Any] = {}
+
+    def remembered(value: Any) -> Any:
+        kind = type(value)
+        if kind not in _SCALAR_TYPES:
+            return fn(value)
+        key = (kind, repr(value)) if kind is float else (kind, value)
+        found = memory.get(key, _MISSING)
+        if found is _MISSING:
+            if len(memory) >= limit:
+                memory.clear()
+            found = memory[key] = fn(value)
+        return found
+
+    return remembered
+
+
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+_MISSING = object()

@@ -19,7 +19,7 @@ import json
 import math
 from typing import Any, Iterable, Mapping
 
-from .ids import canonical_json, letter_id
+from .ids import canonical_json, letter_id, scalar_memo
 
 
 def _typed(value: Any) -> tuple[float | None, str | None, bool | None]:
@@ -99,12 +99,6 @@ def param_hashid(params: Iterable[tuple[str, str, str, str, str, Any]],
     return memo[text], hashed
 
 
-_SCALARS = (str, int, float, bool, type(None))
-_MISSING = object()
-#: distinct values remembered per call of compute_param_sets
-_MEMO_LIMIT = 100_000
-
-
 def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     """Arrow tables (param_values rows, param_sets rows) for the jobs selected by ``todo_sql``."""
     import pyarrow as pa
@@ -124,17 +118,14 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
         f"SELECT job_id, requested::VARCHAR FROM jobs WHERE job_id IN (SELECT job_id FROM ({todo_sql}))"
     ).fetchall()
     # Values repeat across jobs (defaults, shared inputs): a scalar's parsed value and typed row are made once
-    parsed: dict[str, Any] = {}
-    typed: dict[Any, tuple] = {}
+    load = scalar_memo(json.loads)  # (by the JSON text; a parsed list or dict is shared by its jobs, read only)
 
-    def load(text: str) -> Any:
-        found = parsed.get(text, _MISSING)
-        if found is _MISSING:
-            found = json.loads(text)
-            if type(found) in _SCALARS and len(parsed) < _MEMO_LIMIT:
-                parsed[text] = found
-        return found
+    def typed_row(value: Any) -> tuple:
+        num, text, flag = _typed(value)
+        return (json.dumps(_finite(value), ensure_ascii=False, default=str),
+                num if num is None or math.isfinite(num) else None, text, flag)
 
+    typed = scalar_memo(typed_row)
     lineage: dict[str, list] = {}
     for job_id, depth, node, key, kind, value in lineage_rows:
         lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else load(value)))
@@ -145,16 +136,7 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     for job_id, requested in requested_rows:
         params = effective_params(json.loads(requested) if requested else {}, lineage.get(job_id, ()))
         for ord_, (key, node, name, kind, source, value) in enumerate(params):
-            vtype = type(value)
-            ck = ((vtype, repr(value)) if vtype is float else (vtype, value)) if vtype in _SCALARS else None
-            row = typed.get(ck) if ck is not None else None
-            if row is None:
-                num, text, flag = _typed(value)
-                row = (json.dumps(_finite(value), ensure_ascii=False, default=str),
-                       num if num is None or math.isfinite(num) else None, text, flag)
-                if ck is not None and len(typed) < _MEMO_LIMIT:
-                    typed[ck] = row
-            for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_) + row):
+            for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_) + typed(value)):
                 vcols[col].append(item)
         hashid, hashed = param_hashid(params, memo)
         scols["job_id"].append(job_id)

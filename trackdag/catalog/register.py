@@ -24,6 +24,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import PlanError
+from ..ids import scalar_memo
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -164,21 +165,11 @@ def _params_table(jobs: list, plan: "Plan") -> Any:
     perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
     cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text",
                                              "value_bool")}
-    typed: dict[Any, tuple] = {}  # a scalar value's typed row, made once (types and float signs kept apart)
+    typed = scalar_memo(_typed)  # a scalar value's typed row, made once
     for job in jobs:
         for kind, items in (("param", job.params), ("input", job.inputs)):
             for key, value in items.items():
-                vtype = type(value)
-                if vtype is str or vtype is int or vtype is bool or value is None or vtype is float:
-                    ck = (vtype, repr(value)) if vtype is float else (vtype, value)
-                    found = typed.get(ck)
-                    if found is None:
-                        if len(typed) >= 200_000:
-                            typed.clear()
-                        found = typed[ck] = _typed(value)
-                    text, num, txt, flag = found
-                else:
-                    text, num, txt, flag = _typed(list(value) if isinstance(value, tuple) else value)
+                text, num, txt, flag = typed(list(value) if isinstance(value, tuple) else value)
                 cols["job_id"].append(job.job_id)
                 cols["key"].append(key)
                 cols["node"].append(job.node)
