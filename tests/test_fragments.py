@@ -85,9 +85,11 @@ def test_a_command_that_surely_fits_passes_the_exact_check(args):
     """Planning checks commands by lengths alone (commands.surely_fits); when it says yes, so must the count."""
     from trackdag.commands import surely_fits
 
-    if surely_fits("prog", dict(args)):
-        check_command("n", "prog", command_words(args))  # raises if it does not fit
-        parts = Fragments().command_parts(args)
+    merged = dict(args)  # a key given twice is one argument, the last value (as a job's merged arguments)
+    if surely_fits("prog", merged):
+        words = sorted(merged.items())
+        check_command("n", "prog", command_words(words))  # raises if it does not fit
+        parts = Fragments().command_parts(words)
         assert parts is not None and Fragments.fits("prog", parts[1])
 
 
