@@ -88,12 +88,7 @@ class Job(_JobFields):
     def command(self) -> str:
         if self._command is not None:
             return self._command
-        shape = self._shape
-        args = sorted({**self.params, **self.inputs, **self.outputs}.items())
-        built = shape.fragments.command_parts(args, shape.unique if self._outputs is None else shape.unique_quoted)
-        if built is None or not Fragments.fits(shape.executable, built[1]):
-            return _join_command(shape.executable, command_words(args))  # (the plan checked that it fits)
-        return join_parts(shape.executable, built[0])
+        return make_command(self._shape, self.params, self.inputs, self.outputs, self._outputs is not None)[0]
 
     @property
     def setup(self) -> "str | None":
@@ -135,6 +130,22 @@ class Job(_JobFields):
 
     def __repr__(self) -> str:
         return "Job(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in Job._PUBLIC) + ")"
+
+
+def make_command(shape: _JobShape, params: Mapping[str, Any], inputs: Mapping[str, Any],
+                 outputs: Mapping[str, str], named_outputs: bool) -> "tuple[str, list | None]":
+    """(the command text, its words when it took the long way and must be checked, else None).
+
+    The long way (:func:`trackdag.commands.command_words`) is for a command
+    that may be too long or holds a NUL byte: :func:`trackdag.commands.check_command`
+    looks at its words.  ``named_outputs``: the row named the job's outputs.
+    """
+    args = sorted({**params, **inputs, **outputs}.items())
+    built = shape.fragments.command_parts(args, shape.unique_quoted if named_outputs else shape.unique)
+    if built is None or not Fragments.fits(shape.executable, built[1]):
+        words = command_words(args)
+        return _join_command(shape.executable, words), words
+    return join_parts(shape.executable, built[0]), None
 
 
 def _new_job(job_id: str, short_id: str, node: str, params: Mapping[str, Any], inputs: Mapping[str, Any],

@@ -42,7 +42,7 @@ from .row_keys import ENABLED, SLURM, TYPO_CUTOFF, check_row_keys  # noqa: F401
 from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
                        check_row_values, command_words, format_value, render_command, surely_fits)
 from .gather import MANIFEST_DIR, members as gather_members
-from .job import Job, _JobShape, _new_job
+from .job import Job, _JobShape, _new_job, make_command
 
 @dataclass(frozen=True)
 class Plan:
@@ -404,12 +404,10 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
                 # the command is made when asked for (Job.command); here only whether it can be started
                 command = None
                 if not surely_fits(info.executable, params, inputs, outputs):  # (rare: count the words)
-                    args = sorted({**params, **inputs, **outputs}.items())
-                    built = fragments.command_parts(args, plain_outputs if not out_given else _NOTHING)
-                    if built is None or not Fragments.fits(info.executable, built[1]):
-                        words = command_words(args)
+                    text, words = make_command(shape, params, inputs, outputs, bool(out_given))
+                    if words is not None:
                         check_command(info.name, info.executable, words, source=source)  # raises, or it fits
-                        command = _join_command(info.executable, words)  # (kept: made the long way)
+                        command = text  # (kept: made the long way)
                 row_wide = row.get(SLURM)
                 if row_wide is None and row_slurm is None:
                     resources = shared_resources
