@@ -18,7 +18,7 @@ Example:
     >>> r, w = os.pipe()
     >>> copier = LogCopier([(r, os.path.join(folder, 'out.log'))], limit=40)
     >>> _ = os.write(w, b'0123456789' * 10); os.close(w)
-    >>> copier.join()
+    >>> copier.finish(timeout=5)
     >>> text = open(os.path.join(folder, 'out.log')).read()
     >>> text.startswith('01234567890123456789') and text.endswith('6789') and 'left out' in text
     True
@@ -28,7 +28,8 @@ from __future__ import annotations
 import os
 import selectors
 import threading
-from typing import IO
+import time
+from typing import IO, Any
 
 #: bytes kept of each log by default (100 MiB)
 DEFAULT_LIMIT = 100 * 1024 * 1024
@@ -86,6 +87,11 @@ class _Log:
         self.current = open(older, "wb")
         self.in_current = 0
 
+    def flush(self) -> None:
+        self.head.flush()
+        if self.current is not None:
+            self.current.flush()
+
     def close(self) -> None:
         if self.current is not None:
             self.current.close()
@@ -105,44 +111,110 @@ class _Log:
 
 
 class LogCopier:
-    """Copy pipes (read fd, log path) into capped logs in one background thread; :meth:`join` waits for EOF."""
+    """Copy pipes (read fd, log path) into capped logs.
+
+    :meth:`copy_until_exit` copies them in the calling thread while it waits
+    for the job's process (a pidfd in the same ``select``), so a job costs
+    its runner no thread of its own; :meth:`finish` copies what is left
+    until the pipes close (the last process of the job closes them), giving
+    the rest to a background thread if that takes longer than its timeout
+    (a daemon the job left behind still holds them).  Where there is no
+    pidfd (not Linux) the copying runs in a background thread from the start.
+    """
 
     def __init__(self, streams: list[tuple[int, str]], limit: int) -> None:
-        self._logs = {fd: _Log(path, limit) for fd, path in streams}
+        self._logs: dict[int, _Log] = {}
+        try:
+            for fd, path in streams:
+                self._logs[fd] = _Log(path, limit)
+        except OSError:
+            for log in self._logs.values():
+                log.head.close()
+            raise
         #: log path -> why writing it failed (a full disk), if it did
         self.errors: dict[str, str] = {}
+        self._selector = selectors.DefaultSelector()
+        for fd in self._logs:
+            self._selector.register(fd, selectors.EVENT_READ)
+        self._open = set(self._logs)
+        self._thread: threading.Thread | None = None
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, CHUNK)
+        except OSError:
+            data = b""
+        if data:
+            try:
+                self._logs[fd].write(data)
+            except OSError as exc:  # a full disk: keep draining, so the job never blocks
+                self.errors[self._logs[fd].path] = exc.strerror or str(exc)
+        else:
+            self._selector.unregister(fd)
+            self._open.discard(fd)
+
+    def copy_until_exit(self, pid: int) -> tuple[int, Any]:
+        """Copy the pipes until process ``pid`` (a child) ends; reap it and return its wait status and rusage."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd here: copy in a thread, wait here
+            self._in_background()
+            return os.wait4(pid, 0)[1:]
+        try:
+            self._selector.register(pidfd, selectors.EVENT_READ)
+            exited = False
+            while not exited and self._open:
+                for key, _ in self._selector.select():
+                    if key.fd == pidfd:
+                        exited = True
+                    else:
+                        self._read(key.fd)
+            self._selector.unregister(pidfd)
+        finally:
+            os.close(pidfd)
+        return os.wait4(pid, 0)[1:]  # at once when it exited; else the pipes closed first, and it will
+
+    def finish(self, timeout: float) -> None:
+        """Copy what is left until both pipes close, for up to ``timeout`` seconds, then close the logs.
+
+        Past the timeout a background thread goes on copying (and closes the
+        logs at the end), so a leftover daemon never blocks its job's runner.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return
+        deadline = time.monotonic() + timeout
+        while self._open:
+            left = deadline - time.monotonic()
+            if left <= 0:  # what was copied so far is on disk for the job's outcome to read
+                for log in self._logs.values():
+                    try:
+                        log.flush()
+                    except OSError as exc:
+                        self.errors[log.path] = exc.strerror or str(exc)
+                self._in_background()
+                return
+            for key, _ in self._selector.select(left):
+                self._read(key.fd)
+        self._close()
+
+    def _in_background(self) -> None:
         self._thread = threading.Thread(target=self._copy, name="trackdag-logs", daemon=True)
         self._thread.start()
 
     def _copy(self) -> None:
-        selector = selectors.DefaultSelector()
-        for fd in self._logs:
-            selector.register(fd, selectors.EVENT_READ)
-        open_fds = set(self._logs)
         try:
-            while open_fds:
-                for key, _ in selector.select():
-                    fd = key.fd
-                    try:
-                        data = os.read(fd, CHUNK)
-                    except OSError:
-                        data = b""
-                    if data:
-                        try:
-                            self._logs[fd].write(data)
-                        except OSError as exc:  # a full disk: keep draining, so the job never blocks
-                            self.errors[self._logs[fd].path] = exc.strerror or str(exc)
-                    else:
-                        selector.unregister(fd)
-                        open_fds.discard(fd)
+            while self._open:
+                for key, _ in self._selector.select():
+                    self._read(key.fd)
         finally:
-            selector.close()
-            for fd, log in self._logs.items():
-                try:
-                    log.close()
-                except OSError as exc:
-                    self.errors[log.path] = exc.strerror or str(exc)
-                os.close(fd)
+            self._close()
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+    def _close(self) -> None:
+        self._selector.close()
+        for fd, log in self._logs.items():
+            try:
+                log.close()
+            except OSError as exc:
+                self.errors[log.path] = exc.strerror or str(exc)
+            os.close(fd)

@@ -2,7 +2,8 @@
 
 The command runs as ``bash invoke.sh`` in its own session (process group), so
 cancelling kills the user's program *and* its children.  stdout and stderr go
-straight to the job's log files.  The done record is written only after exit
+through pipes into the job's capped logs, copied by the thread that waits for
+the job (no thread of their own).  The done record is written only after exit
 0 with every declared output present.
 
 Example:
@@ -33,6 +34,8 @@ from .logs import LogCopier, default_limit
 from .watchdog import Watchdog
 
 TAIL_BYTES = 2000
+#: how long a finished job's runner goes on copying logs that a process it left behind still writes
+DRAIN_SECONDS = 30.0
 HOST = socket.gethostname()
 
 
@@ -275,14 +278,15 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
     if on_start is not None:
         on_start(spec.job_id, proc.pid)
     try:
-        # wait4 gives this child's resource usage (peak RSS) as it is reaped.
-        _, status, usage = os.wait4(proc.pid, 0)
+        # The logs are copied in this thread while it waits; wait4 gives the
+        # child's resource usage (peak RSS) as it is reaped.
+        status, usage = copier.copy_until_exit(proc.pid)
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         timer.stop()
         if table is not None:
             table.remove(spec.job_id)
-        copier.join(30)  # the pipes close when the last process of the job does
+        copier.finish(DRAIN_SECONDS)  # the pipes close when the last process of the job does
     try:
         return _conclude(spec, proc, usage, floor_kb, started, timer, copier, table, worker)
     finally:
