@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .gather import MANIFEST_DIR
+from .jsontext import indented
 from .plan import Job, Plan
 
 INVOKE = "invoke.sh"
@@ -74,14 +75,16 @@ def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = Non
         raise OSError(exc.errno, exc.strerror or str(exc), path) from None
 
 
-def invoke_script(job: Job, *, import_dir: str | None = None) -> str:
-    """The text of ``invoke.sh`` for ``job``."""
+def invoke_script(job: Job, *, import_dir: str | None = None, command: str | None = None) -> str:
+    """The text of ``invoke.sh`` for ``job`` (``command``: its ``job.command``, when the caller has it)."""
+    command = job.command if command is None else command  # made afresh each time it is asked for
+    folder = job.folder
     lines = [
         "#!/usr/bin/env bash",
         f"# trackdag job {job.name} (node {job.node})",
         f"# job id: {job.job_id}",
-        "# Re-run this job by hand from anywhere: bash " + shlex.quote(os.path.join(job.folder, INVOKE)),
-        f"cd {shlex.quote(job.folder)} || exit 1",
+        "# Re-run this job by hand from anywhere: bash " + shlex.quote(os.path.join(folder, INVOKE)),
+        f"cd {shlex.quote(folder)} || exit 1",
     ]
     if import_dir:
         # The pipeline's module was found here; `python -m pkg.mod` commands need it.
@@ -97,12 +100,12 @@ def invoke_script(job: Job, *, import_dir: str | None = None) -> str:
                   "_trackdag_teardown() { code=$?; trap - EXIT; {", job.teardown, "}; exit $code; }",
                   "trap _trackdag_teardown EXIT",
                   "trap 'exit 143' TERM", "trap 'exit 130' INT", "trap 'exit 129' HUP",
-                  job.command]
+                  command]
         return "\n".join(lines) + "\n"
     # A simple command replaces bash (exec), so a signal that kills the program
     # (SIGKILL, the OOM killer, a timeout) reaches trackdag as that signal, not
     # as bash's "exit code 137"; shell text with pipes or lists stays as written.
-    lines.append(("exec " if simple_command(job.command) else "") + job.command)
+    lines.append(("exec " if simple_command(command) else "") + command)
     return "\n".join(lines) + "\n"
 
 
@@ -165,8 +168,8 @@ def _simple_shlex(command: str) -> bool:
     return not any(w and set(w) <= set("();<>|&") for w in words)
 
 
-def job_config(job: Job, plan: Plan) -> dict[str, Any]:
-    """The content of ``job_config.json``."""
+def job_config(job: Job, plan: Plan, *, command: str | None = None) -> dict[str, Any]:
+    """The content of ``job_config.json`` (``command``: its ``job.command``, when the caller has it)."""
     from . import __version__
 
     perf = set(plan.pipeline.nodes[job.node].perf_params)
@@ -175,7 +178,7 @@ def job_config(job: Job, plan: Plan) -> dict[str, Any]:
         "short_id": job.short_id,
         "node": job.node,
         "folder": job.folder,
-        "command": job.command,
+        "command": job.command if command is None else command,
         **({"setup": job.setup} if job.setup else {}),
         **({"teardown": job.teardown} if job.teardown else {}),
         "requested": dict(job.requested),
@@ -214,8 +217,11 @@ def write_job_folder(job: Job, plan: Plan) -> None:
             raise  # a file where the folder goes: the run ends with this error (see execute)
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-    atomic_write(os.path.join(folder, INVOKE), invoke_script(job, import_dir=plan.pipeline.import_dir), mode=0o755)
-    atomic_write(os.path.join(folder, CONFIG), json.dumps(job_config(job, plan), indent=2, ensure_ascii=False) + "\n")
+    command = job.command
+    atomic_write(os.path.join(folder, INVOKE), invoke_script(job, import_dir=plan.pipeline.import_dir,
+                                                             command=command), mode=0o755)
+    atomic_write(os.path.join(folder, CONFIG), indented(job_config(job, plan, command=command),
+                                                        ensure_ascii=False) + "\n")
     for port, paths in job.gathered.items():  # a gathered input: the manifest of its members' outputs
         os.makedirs(os.path.join(folder, MANIFEST_DIR), exist_ok=True)
         atomic_write(job.inputs[port], "".join(f"{path}\n" for path in paths))
@@ -347,7 +353,7 @@ def write_done(folder: "str | os.PathLike", job_id: str, *, started: float, ende
         "stats": output_stats(outputs, content=content),
         "written": time.time(),
     }
-    atomic_write(os.path.join(folder, DONE), json.dumps(record, indent=2) + "\n")
+    atomic_write(os.path.join(folder, DONE), indented(record) + "\n")
 
 
 def clear_done(folder: "str | os.PathLike") -> None:

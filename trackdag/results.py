@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .jsontext import indented
 from .layout import atomic_write, read_record
 
 #: the job's result record in its folder; a dot-name, so that an output may be called ``result.json``
@@ -178,7 +179,7 @@ def collect_result(node: str, load_result: Callable[[Any], Any] | None, primary_
 def write_result_json(folder: str, job_id: str, node: str, row: Mapping[str, Any] | None, error: str | None) -> None:
     """Save the row (or the error) next to the job's outputs."""
     record = {"job_id": job_id, "node": node, "result": dict(row) if row is not None else None, "error": error}
-    atomic_write(os.path.join(folder, RESULT_JSON), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(os.path.join(folder, RESULT_JSON), indented(record, ensure_ascii=False) + "\n")
 
 
 def read_result_json(folder: str) -> dict[str, Any] | None:
