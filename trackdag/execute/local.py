@@ -31,6 +31,7 @@ import concurrent.futures as cf
 import dataclasses
 import math
 import os
+import queue
 import subprocess
 import time
 from typing import Any, Iterable, Mapping
@@ -99,6 +100,7 @@ class LocalExecutor(Executor):
         self.memory = _total_memory()
         self._pool: cf.ThreadPoolExecutor | None = None
         self._futures: dict[cf.Future, tuple[JobSpec, _Need, dict[str, float]]] = {}
+        self._finished: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()  # futures, as they finish
         self._queue: collections.deque[JobSpec] = collections.deque()
         self._started: list[str] = []
         self._free_cpus = float(self.workers)
@@ -191,7 +193,9 @@ class LocalExecutor(Executor):
             self._free_memory -= need.memory
             if self.devices:  # each job sees only its own devices (none when it asked for none)
                 spec = dataclasses.replace(spec, env={**(spec.env or {}), "CUDA_VISIBLE_DEVICES": ",".join(gpus)})
-            self._futures[self._pool.submit(run_job, spec, self.table)] = (spec, need, gpus)
+            future = self._pool.submit(run_job, spec, self.table)
+            self._futures[future] = (spec, need, gpus)
+            future.add_done_callback(self._finished.put)
             self._started.append(spec.job_id)
 
     def _release(self, need: _Need, gpus: Mapping[str, float]) -> None:
@@ -213,7 +217,14 @@ class LocalExecutor(Executor):
         if not self._futures:
             time.sleep(min(timeout, 0.05))
             return []
-        done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        # A queue the futures put themselves on as they finish: cf.wait would hook a waiter
+        # into every running future at every call.
+        try:
+            done = [self._finished.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while not self._finished.empty():
+            done.append(self._finished.get_nowait())
         outcomes = []
         for future in done:
             spec, need, gpus = self._futures.pop(future)
@@ -239,6 +250,7 @@ class LocalExecutor(Executor):
                 done.set_result(Outcome(spec.job_id, spec.attempt, "cancelled", None, None, now, now, HOST,
                                         error="cancelled before it started"))
                 self._futures[done] = (spec, _Need(0, 0, 0), {})
+                self._finished.put(done)
 
     def close(self) -> None:
         if self._pool is not None:

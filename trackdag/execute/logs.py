@@ -44,13 +44,19 @@ def default_limit() -> int:
         return DEFAULT_LIMIT
 
 
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[fh.write(view):]
+
+
 class _Log:
-    """One capped log being written."""
+    """One capped log being written (unbuffered: the pipe hands over blocks of up to CHUNK bytes)."""
 
     def __init__(self, path: str, limit: int) -> None:
         self.path = path
         self.limit = limit
-        self.head: IO[bytes] = open(path, "wb")
+        self.head: IO[bytes] = open(path, "wb", buffering=0)
         self.head_left = limit // 2 if limit else -1
         self.segment_size = max(limit // 4, 1)
         self.segments = [f"{path}.tail0", f"{path}.tail1"]
@@ -63,18 +69,18 @@ class _Log:
     def write(self, data: bytes) -> None:
         self.total += len(data)
         if self.head_left < 0:  # no cap
-            self.head.write(data)
+            _write_all(self.head, data)
             return
         if self.head_left:
             part, data = data[:self.head_left], data[self.head_left:]
-            self.head.write(part)
+            _write_all(self.head, part)
             self.head_left -= len(part)
         while data:
             if self.current is None or self.in_current >= self.segment_size:
                 self._rotate()
             part, data = data[:self.segment_size - self.in_current], data[self.segment_size - self.in_current:]
             assert self.current is not None
-            self.current.write(part)
+            _write_all(self.current, part)
             self.in_current += len(part)
 
     def _rotate(self) -> None:
@@ -84,13 +90,8 @@ class _Log:
         older = self.segments[self.which]
         if os.path.exists(older):
             self.dropped += os.path.getsize(older)
-        self.current = open(older, "wb")
+        self.current = open(older, "wb", buffering=0)
         self.in_current = 0
-
-    def flush(self) -> None:
-        self.head.flush()
-        if self.current is not None:
-            self.current.flush()
 
     def close(self) -> None:
         if self.current is not None:
@@ -99,13 +100,13 @@ class _Log:
             older = self.segments[1 - self.which]
             kept = [p for p in (older, newer) if os.path.exists(p)]
             if self.dropped:
-                self.head.write(f"\n[trackdag: {self.dropped} bytes of this log were left out to keep it under "
+                _write_all(self.head, f"\n[trackdag: {self.dropped} bytes of this log were left out to keep it under "
                                 f"{self.limit} bytes (--log-limit); {self.total} bytes were written in all]\n"
                                 .encode())
             for segment in kept:
                 with open(segment, "rb") as fh:
                     while block := fh.read(CHUNK):
-                        self.head.write(block)
+                        _write_all(self.head, block)
                 os.unlink(segment)
         self.head.close()
 
@@ -186,12 +187,7 @@ class LogCopier:
         deadline = time.monotonic() + timeout
         while self._open:
             left = deadline - time.monotonic()
-            if left <= 0:  # what was copied so far is on disk for the job's outcome to read
-                for log in self._logs.values():
-                    try:
-                        log.flush()
-                    except OSError as exc:
-                        self.errors[log.path] = exc.strerror or str(exc)
+            if left <= 0:  # what was copied so far is on disk (unbuffered) for the job's outcome to read
                 self._in_background()
                 return
             for key, _ in self._selector.select(left):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import resource
 import signal
 import socket
 import subprocess
@@ -151,15 +152,8 @@ def _loader(spec: JobSpec) -> tuple[Any, str | None]:
 
 
 def _own_peak_kb() -> int:
-    """This process's peak RSS (VmHWM) in kB, 0 if unknown."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    """This process's peak RSS in kB (getrusage's ru_maxrss: VmHWM, or more after an exec)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _alive(pid: int) -> bool:
