@@ -3,12 +3,8 @@ import json
 import os
 import subprocess
 
-from hypothesis import given, settings, strategies as st
-
 from conftest import two_stage
-from trackdag.commands import render_command
-from trackdag.layout import (CONFIG, DONE, INVOKE, _simple_plain, _simple_shlex, atomic_write, clear_done, is_done,
-                             read_done, simple_command, write_done, write_job_folder)
+from trackdag.layout import CONFIG, DONE, INVOKE, atomic_write, clear_done, is_done, read_done, write_done, write_job_folder
 from trackdag.plan import plan
 
 
@@ -69,26 +65,3 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     target = tmp_path / DONE
     atomic_write(target, "x" * 10)
     assert target.read_text() == "x" * 10 and os.listdir(tmp_path) == [DONE]
-
-
-# -- simple_command: the plain-words fast path says what shlex says ----------------------------------
-
-_WORD = st.text(alphabet="ab=/-.x'\"\\;|&<>()#$ \t\n", min_size=0, max_size=12) | st.just("\\\n")
-
-
-@settings(max_examples=1500, deadline=None)
-@given(st.lists(_WORD, min_size=0, max_size=5).map(" ".join))
-def test_the_fast_path_agrees_with_shlex_on_any_text(command):
-    fast = _simple_plain(command)
-    assert fast is None or fast == _simple_shlex(command), command
-    assert simple_command(command) == _simple_shlex(command)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.sampled_from(["python -m pkg.mod", "/abs/prog", "A=1 prog", "echo", "cd", "prog | tee", "sh -c 'x' sh"]),
-       st.lists(st.tuples(st.sampled_from(["x", "out", "a_b"]), st.text(max_size=8)), max_size=4), st.booleans())
-def test_rendered_commands_take_the_fast_path_and_agree(executable, args, multiline):
-    command = render_command(executable, args, multiline=multiline)
-    assert simple_command(command) == _simple_shlex(command), command
-    if "|" not in executable and "'" not in executable and not any("'" in v for _, v in args):
-        assert _simple_plain(command) is not None, command  # what a plan renders takes the fast path

@@ -38,6 +38,7 @@ from typing import Any, Mapping
 
 from .gather import MANIFEST_DIR
 from .jsontext import indented
+from .shellwords import simple_command
 from .plan import Job, Plan
 
 INVOKE = "invoke.sh"
@@ -107,65 +108,6 @@ def invoke_script(job: Job, *, import_dir: str | None = None, command: str | Non
     # as bash's "exit code 137"; shell text with pipes or lists stays as written.
     lines.append(("exec " if simple_command(command) else "") + command)
     return "\n".join(lines) + "\n"
-
-
-_SHELL_WORDS = frozenset({"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
-                          "function", "time", "!", "{", "}", "[[", "]]", "cd", "source", ".", "export", "set",
-                          "unset", "exec", "eval", "alias", "builtin", "command", "declare", "local", "readonly",
-                          "return", "shift", "trap", "ulimit", "umask", "wait"})
-
-
-_PUNCTUATION = frozenset("();<>|&")
-_SINGLE_QUOTED = re.compile(r"'[^']*'")
-#: a line continuation between words, as a plan's commands are joined
-_CONTINUATION = re.compile(r"(?<=[ \t])\\\n(?=[ \t])")
-#: what only shlex reads right: double quotes, backslashes, comments, line breaks, unpaired quotes, operators
-_NEEDS_SHLEX = re.compile(r"""[();<>|&"\\#\n\r']""")
-
-
-def simple_command(command: str) -> bool:
-    """True when ``command`` is one program with arguments, which bash can ``exec``.
-
-    >>> simple_command("python -m pkg.mod '--x=a; b'"), simple_command("prog | tee log"), simple_command("A=1 prog")
-    (True, False, False)
-    """
-    fast = _simple_plain(command)
-    return fast if fast is not None else _simple_shlex(command)
-
-
-def _simple_plain(command: str) -> "bool | None":
-    """:func:`simple_command` of a command of plain words and single-quoted ones (a plan's), or None.
-
-    Written for the commands trackdag renders (``shlex.quote``'s words), where
-    shlex costs more than the rest of a job's folder; anything else is left to
-    :func:`_simple_shlex` (a property test holds the two equal).
-    """
-    quoted = _SINGLE_QUOTED.findall(command)
-    if any(len(q) > 2 and set(q[1:-1]) <= _PUNCTUATION for q in quoted):
-        return None  # a quoted word of operators only: shlex's rule (it sees the word, not the quotes)
-    bare = "x".join(_SINGLE_QUOTED.split(command))  # each quoted part is one word character's worth
-    bare = _CONTINUATION.sub(" ", bare)  # shlex reads " \\<newline> " as a word "\n", which is dropped
-    if _NEEDS_SHLEX.search(bare):
-        return None
-    words = [w for w in bare.replace("\t", " ").split(" ") if w]
-    if not words:
-        return False
-    if "'" in command.lstrip(" \t").replace("\t", " ").split(" ", 1)[0]:
-        return None  # the program's own word is quoted: shlex knows what it is
-    first = words[0]
-    return not (first in _SHELL_WORDS or "=" in first.split("/")[0])
-
-
-def _simple_shlex(command: str) -> bool:
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    try:
-        words = [w for w in lexer if w != "\n"]
-    except ValueError:  # unbalanced quotes: leave it to bash
-        return False
-    if not words or words[0] in _SHELL_WORDS or "=" in words[0].split("/")[0]:
-        return False
-    return not any(w and set(w) <= set("();<>|&") for w in words)
 
 
 def job_config(job: Job, plan: Plan, *, command: str | None = None) -> dict[str, Any]:

@@ -55,6 +55,9 @@ class JobSpec:
     hash_outputs: bool = False
     #: (host, pid) of the driver: a runner on the same host stops the job when the driver dies
     driver: tuple[str, int] | None = None
+    #: the command's own words when ``invoke.sh`` would only cd and exec them (trackdag.shellwords.direct_argv):
+    #: the runner starts them itself, in the folder, with invoke.sh's environment; ``argv`` if they cannot start
+    direct: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

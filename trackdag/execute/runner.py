@@ -139,6 +139,20 @@ def kill_running_job(folder: str, grace: float = 3.0) -> bool:
     return True
 
 
+def direct_env(spec: JobSpec) -> dict[str, str]:
+    """The environment ``invoke.sh`` gives its command: ours with the spec's, PWD the folder, PYTHONPATH its import dir.
+
+    As bash's ``exec`` does, ``_`` is dropped; bash's OLDPWD (the folder ``cd`` left) is not made up.
+    """
+    env = {**os.environ, **(spec.env or {})}
+    env["PWD"] = spec.folder
+    env.pop("_", None)
+    if spec.import_dir:  # invoke.sh: export PYTHONPATH=<import dir>"${PYTHONPATH:+:$PYTHONPATH}"
+        before = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = spec.import_dir + (":" + before if before else "")
+    return env
+
+
 def _loader(spec: JobSpec) -> tuple[Any, str | None]:
     """The spec's load_result, unpickled if the driver sent it pickled (Ray)."""
     if not isinstance(spec.load_result, bytes):
@@ -235,16 +249,24 @@ def run_job(spec: JobSpec, table: ProcessTable | None = None,
     floor_kb = _own_peak_kb()
     limit = default_limit() if spec.log_limit is None else spec.log_limit
     pipes = [os.pipe(), os.pipe()]
-    try:
-        proc = subprocess.Popen(spec.argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=pipes[0][1],
-                                stderr=pipes[1][1], env=env, start_new_session=True)
-    except OSError as exc:
+    # The command's own words when invoke.sh would only cd and exec them (one process start,
+    # not two); bash invoke.sh when they cannot start, so that bash says why, as it always would.
+    starts = [(spec.direct, direct_env(spec))] if spec.direct else []
+    starts.append((spec.argv, env))
+    for argv, argv_env in starts:
+        try:
+            proc = subprocess.Popen(argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=pipes[0][1],
+                                    stderr=pipes[1][1], env=argv_env, start_new_session=True)
+            break
+        except OSError as exc:
+            error = f"could not start {argv[0]}: {exc}"
+    else:
         for r, w in pipes:
             os.close(r)
             os.close(w)
         now = time.time()
         return _finish(spec, Outcome(spec.job_id, spec.attempt, "failed", None, None, started, now, HOST,
-                                     error=f"could not start {spec.argv[0]}: {exc}"), worker)
+                                     error=error), worker)
     for _, w in pipes:
         os.close(w)
     if table is not None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import CatalogError, CatalogLockedError
 from ..layout import INVOKE, STDERR
+from ..shellwords import direct_argv
 from ..records import attempt_record, unwritten_note, write_attempt, write_pending
 from .base import Executor, JobSpec, Outcome
 
@@ -239,7 +240,8 @@ def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | No
                    import_dir=plan.pipeline.import_dir, env=dict(env) if env else None, run_id=options.run_id,
                    timeout=node.timeout if node.timeout is not None else options.timeout,
                    log_limit=options.log_limit, hash_outputs=options.hash_outputs,
-                   driver=(socket.gethostname(), os.getpid()))
+                   driver=(socket.gethostname(), os.getpid()),
+                   direct=None if job.setup or job.teardown else direct_argv(job.command))
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
