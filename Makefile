@@ -35,13 +35,12 @@ test-cluster: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q trackdag tests examples benchmarks
 
+# One table: every row of the scale issue, trackdag beside KWDagger 0.4.1 (from PyPI into
+# benchmarks/_work/kwdagger-venv), the floor or the target (about 30 minutes). The million-job rows need
+# a catalog kept by `bench_million.py --keep`: make bench BENCH_ARGS="--million-catalog DIR".
+# The other benchmarks/bench_*.py scripts print their own, deeper tables when run by hand.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_plan.py
-	$(BIN)/python benchmarks/bench_scale.py
-	$(BIN)/python benchmarks/bench_execute.py
-	$(BIN)/python benchmarks/bench_report.py
-	$(BIN)/python benchmarks/bench_html.py
-	$(BIN)/python benchmarks/bench_million.py   # a million-job catalog: about 10 minutes
+	$(BIN)/python benchmarks/bench_table.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) examples/demo/pipeline_output .pytest_cache

@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import kill_tmux, kwdagger_env, kwdagger_python, kwdagger_schedule_cmd, time_v  # noqa: E402
+
 SCRIPT = 'echo "$1" > "${2#--out=}"'
 EXECUTABLE = f"sh -c '{SCRIPT}' sh"
 
@@ -93,29 +96,27 @@ def trackdag_run(work: Path, name: str, jobs: int, workers: int, backend: str) -
     return took, cpu
 
 
-def kwdagger_run(work: Path, jobs: int, workers: int) -> tuple[float | None, str]:
+def kwdagger_run(work: Path, jobs: int, workers: int, name: str = "kwd") -> tuple[float | None, float, str]:
+    """(seconds, peak RSS MB, note) of ``kwdagger schedule`` (tmux) running the jobs; (None, nan, why) if it cannot."""
     if not shutil.which("tmux"):
-        return None, "tmux is not installed (apt-get install tmux)"
-    venv = HERE / "_work" / "kwdagger-venv"  # shared with bench_report.py
-    if not (venv / "bin" / "kwdagger").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "kwdagger==0.4.1"],
-                             capture_output=True, text=True)
-        if pip.returncode != 0:
-            return None, f"pip install kwdagger==0.4.1 failed: {pip.stderr.strip().splitlines()[-1:]}"
-    folder = work / "kwd"
-    folder.mkdir()
+        return None, float("nan"), "tmux is not installed (apt-get install tmux)"
+    python, why = kwdagger_python()
+    if python is None:
+        return None, float("nan"), why
+    folder = work / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     (folder / "trivial_kwd.py").write_text(KWD_PIPELINE)
     params = json.dumps({"pipeline": "trivial_kwd.trivial_pipeline()", "matrix": {"trivial.i": list(range(jobs))}})
-    cmd = [str(venv / "bin" / "kwdagger"), "schedule", f"--params={params}", f"--root_dpath={folder / 'out'}",
-           "--backend=tmux", f"--tmux_workers={workers}", "--run=1", "--skip_existing=0"]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(folder)})
-    took = time.perf_counter() - t0
+    env = kwdagger_env(folder, pythonpath=folder)
+    try:
+        out = time_v(kwdagger_schedule_cmd(params, folder / "out", workers=workers), cwd=folder, env=env, check=False)
+    finally:
+        kill_tmux(env)
     made = len(list((folder / "out" / "trivial").glob("*/out.txt")))
-    if out.returncode != 0 or made != jobs:
-        return None, f"kwdagger exited {out.returncode} with {made}/{jobs} outputs: {out.stderr[-300:]}"
-    return took, "kwdagger 0.4.1, tmux backend"
+    if out.code != 0 or made != jobs:
+        return None, float("nan"), f"kwdagger exited {out.code} with {made}/{jobs} outputs: {out.stderr[-300:]}"
+    return out.seconds, out.peak_mb, "kwdagger 0.4.1, tmux backend"
 
 
 def main() -> None:
@@ -159,7 +160,7 @@ def main() -> None:
         if args.skip_kwdagger:
             rows.append(("kwdagger schedule, tmux, 2 workers", None, None, "skipped (--skip-kwdagger)"))
         else:
-            took, note = kwdagger_run(work, n, w)
+            took, _, note = kwdagger_run(work, n, w)
             rows.append(("kwdagger schedule, tmux, 2 workers", took, None, note))
     finally:
         shutil.rmtree(work, ignore_errors=True)

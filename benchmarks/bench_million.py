@@ -21,7 +21,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,24 +28,56 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _common import time_v  # noqa: E402
 from bench_report import BIN, DEMO, build_trackdag  # noqa: E402  (the same catalog, bigger)
-from bench_scale import _peak_mb  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS MB, stdout) of one fresh process; exits on failure."""
-    t0 = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=DEMO, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return secs, _peak_mb(out.stderr), out.stdout
+    """(seconds, peak RSS MB, stdout) of one fresh process from the demo's folder; exits on failure."""
+    done = time_v(cmd, cwd=DEMO)
+    return done.seconds, done.peak_mb, done.stdout
 
 
 def quick_metrics(src_text: str, param1: int) -> dict[str, float]:
     """Deterministic, varied metrics without the demo's bit counting."""
     h = (param1 * 2654435761 + len(src_text)) % 1_000_003
     return {"accuracy": h / 1_000_003, "hamming_distance": h % 97}
+
+
+TOP5 = ('SELECT param_hashid, "metrics.stage1_evaluate.accuracy" FROM results_stage1_evaluate '
+        'ORDER BY 2 DESC LIMIT 5')
+
+
+def counts(root: Path) -> dict[str, int]:
+    """Jobs, evaluate jobs and result rows of the catalog in ``root`` (read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    jobs, evaluates, result_rows = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE node = 'stage1_evaluate'), "
+        "(SELECT count(*) FROM results) FROM jobs").fetchone()
+    con.close()
+    return {"jobs": jobs, "evaluates": evaluates, "result_rows": result_rows}
+
+
+def query_commands(root: Path, export: Path) -> dict[str, tuple[list[str], str]]:
+    """The timed reading commands on the catalog in ``root``: name -> (command, target)."""
+    td = str(BIN / "trackdag")
+    return {
+        "`trackdag report`": ([td, "report", "--root", str(root)], "<= 2 s"),
+        "`trackdag status`": ([td, "status", "--root", str(root)], "<= 2 s"),
+        "`trackdag sql` (top 5 by accuracy)": ([td, "sql", "--root", str(root), TOP5], "<= 1 s"),
+        "`trackdag export` (Parquet)": ([td, "export", "--root", str(root), "--out", str(export)], "<= 15 s"),
+    }
+
+
+def run_query(name: str, cmd: list[str], evaluates: int, export: Path) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of one reading command; exits if the report missed a result."""
+    shutil.rmtree(export, ignore_errors=True)
+    secs, peak, out = timed(cmd)
+    if name.startswith("`trackdag report`") and f"/ {evaluates} for stage1_evaluate" not in out:
+        raise SystemExit(f"the report did not read every result:\n{out[:2000]}")
+    return secs, peak
 
 
 def main() -> None:
@@ -62,36 +93,16 @@ def main() -> None:
         root = work / "trackdag_output"
         t0 = time.perf_counter()
         if args.reuse:
-            import duckdb
-
-            con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
-            jobs, evaluates, result_rows = con.execute(
-                "SELECT count(*), count(*) FILTER (WHERE node = 'stage1_evaluate'), "
-                "(SELECT count(*) FROM results) FROM jobs").fetchone()
-            con.close()
-            built = {"jobs": jobs, "evaluates": evaluates, "result_rows": result_rows}
+            built = counts(root)
         else:
             built = build_trackdag(root, args.jobs // 2, args.batch, quick_metrics)
         build_s = time.perf_counter() - t0
         size_mb = (root / "catalog.duckdb").stat().st_size / 2**20
-        td = str(BIN / "trackdag")
-        top5 = ('SELECT param_hashid, "metrics.stage1_evaluate.accuracy" FROM results_stage1_evaluate '
-                'ORDER BY 2 DESC LIMIT 5')
-        commands = {
-            "`trackdag report`": ([td, "report", "--root", str(root)], "<= 2 s"),
-            "`trackdag status`": ([td, "status", "--root", str(root)], "<= 2 s"),
-            "`trackdag sql` (top 5 by accuracy)": ([td, "sql", "--root", str(root), top5], "<= 1 s"),
-            "`trackdag export` (Parquet)": ([td, "export", "--root", str(root), "--out", str(work / "export")],
-                                            "<= 15 s"),
-        }
+        commands = query_commands(root, work / "export")
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
         for _ in range(args.repeat):
             for name, (cmd, _target) in commands.items():
-                shutil.rmtree(work / "export", ignore_errors=True)
-                secs, peak, out = timed(cmd)
-                if name.startswith("`trackdag report`") and f"/ {built['evaluates']} for stage1_evaluate" not in out:
-                    raise SystemExit(f"the report did not read every result:\n{out[:2000]}")
-                times[name].append((secs, peak))
+                times[name].append(run_query(name, cmd, built["evaluates"], work / "export"))
         load = os.getloadavg()[0]
         print(f"\n{built['jobs']:,} jobs ({built['evaluates']:,} with results, {built['result_rows']:,} result "
               f"rows); catalog {size_mb:,.0f} MB, built in {build_s:.0f} s; machine: {os.cpu_count()} CPUs, "

@@ -46,8 +46,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DEMO = HERE.parent / "examples" / "demo"
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE))
+from _common import BIN, DEMO, kwdagger_python  # noqa: E402
+
 SOURCES = ["README.rst", "run_pipeline.sh"]
 
 
@@ -122,23 +123,6 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, st
 
 
 # -- KWDagger --------------------------------------------------------------------------------
-def kwdagger_python(venv: Path) -> tuple[str | None, str]:
-    """The venv's python with kwdagger 0.4.1 importable, installing it if needed; or (None, why)."""
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import kwdagger, sys; sys.exit(kwdagger.__version__ != '0.4.1')"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return str(python), "existing venv"
-    print(f"installing kwdagger==0.4.1 into {venv} ...", file=sys.stderr)
-    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
-    if made.returncode != 0:
-        return None, f"could not create a venv: {made.stderr.strip()[-300:]}"
-    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "kwdagger==0.4.1"], capture_output=True,
-                         text=True)
-    if pip.returncode != 0 or subprocess.run(check, capture_output=True).returncode != 0:
-        return None, "pip could not install kwdagger==0.4.1: " + (pip.stderr.strip().splitlines() or ["?"])[-1]
-    return str(python), "installed now"
-
-
 def _proc_item(name: str, config: dict, cwd: str) -> dict:
     """A ProcessContext record as KWDagger's demo programs write it."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%S+0")
@@ -196,6 +180,24 @@ show_csv: 0
 """
 
 
+def report_cmd(root: Path) -> list[str]:
+    """`trackdag report` of the evaluate node (run it from the demo's folder)."""
+    return [str(BIN / "trackdag"), "report", "--root", str(root), "--node", "stage1_evaluate"]
+
+
+def report_read_all(out: str, evaluates: int) -> bool:
+    """Whether a `trackdag report` ranked every one of the ``evaluates`` results."""
+    return f"/ {evaluates} for stage1_evaluate" in out
+
+
+def kwdagger_aggregate_cmd(python: str, kwd_root: Path, out_dpath: Path) -> list[str]:
+    """`python -m kwdagger.aggregate` over a result tree, with the seed's stdout report."""
+    return [python, "-m", "kwdagger.aggregate", "--pipeline", "kwdagger.demo.demodata.my_demo_pipeline()",
+            "--target", str(kwd_root), "--output_dpath", str(out_dpath),
+            "--eval_nodes", "[stage1_evaluate]", "--stdout_report", KWD_REPORT,
+            "--cache_resolved_results", "False", "--plot_params", "False"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=10_000, help="evaluate jobs (results)")
@@ -215,10 +217,9 @@ def main() -> None:
         table.append((f"ingest {built['result_rows']:,} result rows of {built['evaluates']:,} jobs "
                       f"(micro-batches of {args.batch})", f"{built['ingest_s']:.2f} s = {rate:,.0f} rows/s",
                       ">= 10,000 rows/s"))
-        report_cmd = [str(BIN / "trackdag"), "report", "--root", str(root), "--node", "stage1_evaluate"]
         for i in range(args.repeat):
-            secs, out, err, code = timed(report_cmd, cwd=DEMO)
-            if code != 0 or f"/ {built['evaluates']} for stage1_evaluate" not in out:
+            secs, out, err, code = timed(report_cmd(root), cwd=DEMO)
+            if code != 0 or not report_read_all(out, built["evaluates"]):
                 raise SystemExit(f"trackdag report failed ({code}):\n{err}\n{out[-2000:]}")
             table.append(("`trackdag report` (whole CLI process)" if i == 0 else "`trackdag report`",
                           f"{secs:.2f} s", "<= 1 s" if i == 0 else ""))
@@ -242,10 +243,7 @@ def main() -> None:
                 build_kwdagger_tree(kwd_root, built["rows"])
                 notes.append(f"KWDagger result tree ({len(built['rows']):,} evaluate + {len(built['rows']):,} "
                              f"predict folders) written in {time.perf_counter() - t0:.1f} s (not timed below).")
-                cmd = [python, "-m", "kwdagger.aggregate", "--pipeline", "kwdagger.demo.demodata.my_demo_pipeline()",
-                       "--target", str(kwd_root), "--output_dpath", str(work / "kwd_aggregate"),
-                       "--eval_nodes", "[stage1_evaluate]", "--stdout_report", KWD_REPORT,
-                       "--cache_resolved_results", "False", "--plot_params", "False"]
+                cmd = kwdagger_aggregate_cmd(python, kwd_root, work / "kwd_aggregate")
                 secs, out, err, code = timed(cmd, cwd=work, env={"COLUMNS": "200"})
                 if code != 0 or "Top" not in out:
                     notes.append(f"KWDagger aggregate failed (exit {code}): {(err or out).strip()[-400:]}")

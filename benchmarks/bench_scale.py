@@ -20,17 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-TRACKDAG = Path(sys.executable).with_name("trackdag")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import TRACKDAG, first_dir_entry, interrupt, peak_mb, start_timed, time_v, wait_until  # noqa: E402
+
 PIPELINE = "trackdag.compat.kwdagger.demo.demodata.my_demo_pipeline()"
 
 
@@ -44,14 +43,6 @@ def write_params(work: Path, n: int) -> Path:
     return path
 
 
-def _peak_mb(time_stderr: str) -> float:
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_stderr)
-    return int(found[1]) / 1024 if found else float("nan")
-
-
-_DEFAULT_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
-
-
 def _started_run(work: Path, params: Path, linger: float) -> tuple[float, float, float]:
     """Start `trackdag run`, wait for the first job's running mark, then ``linger`` s, then SIGINT.
 
@@ -60,28 +51,13 @@ def _started_run(work: Path, params: Path, linger: float) -> tuple[float, float,
     root = work / "out"
     shutil.rmtree(root, ignore_errors=True)
     err = work / "time.txt"
-    t0 = time.perf_counter()
-    # /usr/bin/time ignores SIGINT, and so would its child (Python keeps an ignored SIGINT ignored):
-    # the child restores the default before it becomes trackdag, so the SIGINT below stops the run
-    proc = subprocess.Popen(["/usr/bin/time", "-v", sys.executable, "-c", _DEFAULT_SIGINT, str(TRACKDAG), "run",
-                             "--params", str(params), "--root", str(root), "--backend", "local", "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=open(err, "w"), start_new_session=True)
-    marks, first = root / ".trackdag" / "running", float("nan")
-    while proc.poll() is None:
-        try:
-            if any(marks.iterdir()):
-                first = time.perf_counter() - t0
-                break
-        except FileNotFoundError:
-            pass
-        time.sleep(0.01)
+    proc, t0 = start_timed([TRACKDAG, "run", "--params", params, "--root", root, "--backend", "local",
+                            "--workers", "2"], err)
+    first = wait_until(proc, t0, first_dir_entry(root / ".trackdag" / "running"))
     time.sleep(linger)
-    stopped = time.perf_counter()
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.wait()
-    stop = time.perf_counter() - stopped
+    stop = interrupt(proc, grace=600)
     shutil.rmtree(root, ignore_errors=True)
-    return first, stop, _peak_mb(err.read_text())
+    return first, stop, peak_mb(err.read_text())
 
 
 def first_job(work: Path, params: Path) -> tuple[float, float]:
@@ -102,14 +78,8 @@ def stop_mid_registration(work: Path, params: Path) -> tuple[float, float]:
 
 def dry_run(work: Path, params: Path) -> tuple[float, float]:
     """(seconds of `trackdag run --dry-run` as a whole process, its peak RSS in MB)."""
-    t0 = time.perf_counter()
-    res = subprocess.run(["/usr/bin/time", "-v", str(TRACKDAG), "run", "--dry-run", "--params", str(params),
-                          "--root", str(work / "out"), "--grid-limit", "0"],
-                         capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise SystemExit(f"dry run failed: {res.stderr[-2000:]}")
-    return seconds, _peak_mb(res.stderr)
+    done = time_v([TRACKDAG, "run", "--dry-run", "--params", params, "--root", work / "out", "--grid-limit", "0"])
+    return done.seconds, done.peak_mb
 
 
 def main() -> None:
