@@ -234,10 +234,29 @@ def test_a_reader_holding_the_catalog_delays_a_flush_without_losing_it(tmp_path,
     proc = _holder(cat.path, 30)
     try:
         recorder._last -= FLUSH_SECONDS
-        recorder.maybe_flush()  # the lock is held: no exception, the batch is kept
+        recorder.maybe_flush()  # written in the background ...
+        recorder.written()  # ... where the lock is held: no exception, the batch is kept
         assert recorder.delayed == 1 and len(recorder.states) == 1
     finally:
         proc.kill()
         proc.wait()
     recorder.flush()
     assert cat.query("SELECT status FROM jobs WHERE job_id = ?", [job_id]) == [("running",)]
+
+
+def test_batches_written_in_the_background_land_in_order(tmp_path, src):
+    from trackdag.execute.scheduler import FLUSH_SECONDS, Recorder
+
+    cat, p, _ = _register(tmp_path, src, [{"predict.src": str(src)}])
+    job_id = next(iter(p.jobs))
+    recorder = Recorder(Catalog(cat.path), "r1")
+    recorder.state(job_id, "running", started=time.time(), attempts=1)
+    recorder._last -= FLUSH_SECONDS
+    recorder.maybe_flush()  # a thread writes it; the loop goes on
+    assert not recorder.states
+    recorder.state(job_id, "failed", ended=time.time(), error="boom")
+    recorder.maybe_flush()  # within the second, or while the first is in flight: kept
+    assert len(recorder.states) == 1
+    recorder.flush()  # after the first batch, never before it
+    assert cat.query("SELECT status, error FROM jobs WHERE job_id = ?", [job_id]) == [("failed", "boom")]
+    assert recorder.delayed == 0 and recorder.error is None and recorder._writing is None

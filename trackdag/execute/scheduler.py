@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -110,6 +111,7 @@ class Recorder:
         #: (the folders keep every outcome) and ends with this error
         self.error: CatalogError | None = None
         self._last = time.monotonic()
+        self._writing: _BatchWrite | None = None  # the batch being written in the background
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
         self.states.append({"job_id": job_id, "status": status, **extra})
@@ -148,19 +150,50 @@ class Recorder:
         return True
 
     def maybe_flush(self) -> None:
-        """Flush if a second has passed, without waiting: a reader holding the catalog only delays it."""
+        """Once a second, start writing the batch so far in a thread of its own, without waiting for it.
+
+        The scheduling loop goes on handing out jobs meanwhile (a catalog
+        write takes tens of milliseconds, longer than a short job).  One
+        batch is written at a time, in order; a reader holding the catalog
+        only delays it (it comes back in front of the next one).
+        """
         if not self.registered(wait=False):
             return
+        if self._writing is not None:
+            if self._writing.is_alive():
+                return
+            self.written()
         if self.error is None and time.monotonic() - self._last >= FLUSH_SECONDS:
-            try:
-                self.flush(timeout=0)
-            except CatalogLockedError:
-                self.delayed += 1
-                self._last = time.monotonic()
-            except CatalogError as exc:
-                self.error = exc
+            batch = (self.states, self.attempts, self.results)
+            self.states, self.attempts, self.results = [], [], []
+            self._last = time.monotonic()
+            if self.catalog is not None and any(batch):
+                self._writing = _BatchWrite(self.catalog, batch)
+                self._writing.start()
+
+    def written(self) -> None:
+        """Wait for the batch being written in the background, if any, and take in how it went."""
+        write, self._writing = self._writing, None
+        if write is None:
+            return
+        write.join()
+        if write.error is None:
+            return
+        # not written: back in front of what came since, as if it had never left
+        self.states, self.attempts, self.results = (write.batch[0] + self.states, write.batch[1] + self.attempts,
+                                                    write.batch[2] + self.results)
+        if isinstance(write.error, CatalogLockedError):
+            self.delayed += 1
+        elif isinstance(write.error, CatalogError):
+            self.error = self.error or write.error
+        else:
+            raise write.error
 
     def flush(self, timeout: float | None = None) -> None:
+        """Write everything buffered now (after the batch in flight, if any), waiting up to ``timeout`` for a reader."""
+        self.written()
+        if self.error is not None:
+            raise self.error
         if self.catalog is not None and (self.states or self.attempts or self.results):
             self.catalog.record(self.states, self.attempts, self.results, timeout=timeout)
         self.states, self.attempts, self.results = [], [], []
@@ -187,6 +220,22 @@ class Recorder:
                 self.pending = write_pending(self.plan.root, self.run_id,
                                              [self.plan.jobs[j].folder for j in ids if j in self.plan.jobs])
             self.states, self.attempts, self.results = [], [], []
+
+
+class _BatchWrite(threading.Thread):
+    """One batch of states, attempts and results going into the catalog (trying its lock once)."""
+
+    def __init__(self, catalog: "Catalog", batch: tuple[list, list, list]) -> None:
+        super().__init__(name="trackdag-catalog-write", daemon=True)
+        self.catalog = catalog
+        self.batch = batch
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.catalog.record(*self.batch, timeout=0)
+        except BaseException as exc:  # taken in by Recorder.written, in the scheduling thread
+            self.error = exc
 
 
 @dataclass(frozen=True)
