@@ -1,4 +1,4 @@
-"""jsontext.indented writes what json.dumps(indent=2) writes, for every value json takes (and refuses the rest alike)."""
+"""jsontext.indented writes what json.dumps(indent=2) writes for every value json takes, and refuses alike."""
 from __future__ import annotations
 
 import enum

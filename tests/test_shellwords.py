@@ -1,4 +1,4 @@
-"""shellwords: which commands invoke.sh may exec, and which the runner may start itself, with the words bash would give."""
+"""shellwords: which commands invoke.sh may exec, and which the runner starts itself, with bash's words."""
 import json
 import os
 import shlex

@@ -82,7 +82,8 @@ def _simple_shlex(command: str) -> bool:
 
 #: the pieces of a command bash only splits and unquotes: shlex.quote's plain characters (nothing bash
 #: expands), single-quoted text, blanks, and a backslash-newline (a line continuation, which bash removes)
-_DIRECT_TOKEN = re.compile(r"(?P<plain>[A-Za-z0-9_@%+=:,./-]+)|'(?P<quoted>[^'\x00]*)'|(?P<blank>[ \t]+)|(?P<cont>\\\n)")
+_DIRECT_TOKEN = re.compile(r"(?P<plain>[A-Za-z0-9_@%+=:,./-]+)|'(?P<quoted>[^'\x00]*)'"
+                           r"|(?P<blank>[ \t]+)|(?P<cont>\\\n)")
 #: (one character or one quoted part at a time: alternatives that begin differently, so no backtracking)
 _ALL_DIRECT = re.compile(r"(?:[A-Za-z0-9_@%+=:,./ \t-]|'[^'\x00]*'|\\\n)+")
 _PLAIN_ONLY = re.compile(r"[A-Za-z0-9_@%+=:,./ -]+")

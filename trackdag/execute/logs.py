@@ -100,9 +100,9 @@ class _Log:
             older = self.segments[1 - self.which]
             kept = [p for p in (older, newer) if os.path.exists(p)]
             if self.dropped:
-                _write_all(self.head, f"\n[trackdag: {self.dropped} bytes of this log were left out to keep it under "
-                                f"{self.limit} bytes (--log-limit); {self.total} bytes were written in all]\n"
-                                .encode())
+                note = (f"\n[trackdag: {self.dropped} bytes of this log were left out to keep it under "
+                        f"{self.limit} bytes (--log-limit); {self.total} bytes were written in all]\n")
+                _write_all(self.head, note.encode())
             for segment in kept:
                 with open(segment, "rb") as fh:
                     while block := fh.read(CHUNK):
