@@ -4,7 +4,8 @@ import os
 import subprocess
 
 from conftest import two_stage
-from trackdag.layout import CONFIG, DONE, INVOKE, atomic_write, clear_done, is_done, read_done, write_done, write_job_folder
+from trackdag.layout import (CONFIG, DONE, INVOKE, atomic_write, clear_done, is_done, read_done, write_done,
+                             write_job_folder)
 from trackdag.plan import plan
 
 

@@ -50,9 +50,20 @@ STDERR = "stderr.log"
 SUPERSEDED = ".superseded"
 
 
-def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (all or nothing)."""
+def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = None, parents: bool = False) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (all or nothing).
+
+    ``parents``: create the missing folders above ``path`` when the write finds none (only then: most
+    writes go to a folder that exists, and a look for it would cost as much as the write).
+    """
     path = os.fspath(path)
+    if parents:
+        try:
+            atomic_write(path, text, mode=mode)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, text, mode=mode)
+        return
     tmp = f"{path}.tmp{os.getpid()}"
     data = text.encode("utf-8")
     try:

@@ -94,13 +94,8 @@ def attempt_path(folder: "str | os.PathLike", attempt: int) -> str:
 
 def write_attempt(folder: "str | os.PathLike", record: Mapping[str, Any]) -> None:
     """Save one attempt's record in its job folder (atomically)."""
-    path = attempt_path(folder, record["attempt"])
-    text = json.dumps(dict(record), ensure_ascii=False) + "\n"
-    try:
-        atomic_write(path, text)
-    except FileNotFoundError:  # the folder's first attempt
-        os.makedirs(os.path.join(folder, ATTEMPTS), exist_ok=True)
-        atomic_write(path, text)
+    atomic_write(attempt_path(folder, record["attempt"]), json.dumps(dict(record), ensure_ascii=False) + "\n",
+                 parents=True)  # (.attempts/ is made by the folder's first attempt)
 
 
 def attempt_numbers(folder: "str | os.PathLike") -> list[int]:
@@ -197,12 +192,7 @@ def mark_running(folder: "str | os.PathLike", record: Mapping[str, Any]) -> None
     text = json.dumps({**record, "folder": os.fspath(folder)})
     try:
         atomic_write(os.path.join(folder, RUNNING), text)
-        entry = _index_entry(folder, record["job_id"])
-        try:
-            atomic_write(entry, text)
-        except FileNotFoundError:  # the root's first attempt (or the index was cleaned away)
-            os.makedirs(os.path.dirname(entry), exist_ok=True)
-            atomic_write(entry, text)
+        atomic_write(_index_entry(folder, record["job_id"]), text, parents=True)  # (made by the root's first)
     except OSError:
         pass
 

@@ -3,10 +3,9 @@
 The command runs as ``bash invoke.sh`` (or, when bash would only split it
 into words, as those words: see :mod:`trackdag.shellwords`) in its own
 session (process group), so cancelling kills the user's program *and* its
-children.  stdout and stderr go
-through pipes into the job's capped logs, copied by the thread that waits for
-the job (no thread of their own).  The done record is written only after exit
-0 with every declared output present.
+children.  stdout and stderr go through pipes into the job's capped logs,
+copied by the thread that waits for the job (no thread of their own).  The
+done record is written only after exit 0 with every declared output present.
 
 Example:
     >>> import tempfile, os
