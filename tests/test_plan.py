@@ -129,8 +129,13 @@ def test_missing_input_is_an_error(tmp_path):
         plan(two_stage(), [{"predict.p": 3}], tmp_path)
 
 
-def test_short_id_collision_is_an_error(tmp_path, monkeypatch):
+@pytest.mark.parametrize("columns", [True, False], ids=["column-wise", "row-by-row"])
+def test_short_id_collision_is_an_error(tmp_path, monkeypatch, columns):
+    import trackdag.plan_columns as columns_mod
+
+    monkeypatch.setattr(plan_mod, "COLUMNS", columns)
     monkeypatch.setattr(plan_mod, "short_id", lambda full: "samesameaaaa")
+    monkeypatch.setattr(columns_mod, "short_id", lambda full: "samesameaaaa")
     node = ProcessNode(name="n", executable="x", algo_params={"x": 1})
     with pytest.raises(PlanError, match="short id collision in node 'n': samesameaaaa"):
         plan(Pipeline([node]), [{"n.x": 1}, {"n.x": 2}], tmp_path)

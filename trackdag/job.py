@@ -24,6 +24,10 @@ from .commands import _join_command, command_words
 from .fragments import Fragments, join_parts
 
 
+#: an empty mapping shared by the jobs (and rows) that have nothing there (never written to)
+NOTHING: Mapping[str, Any] = {}
+
+
 class _JobShape:
     """What every job of one node shares: how a job's folder, outputs and command follow from its fields."""
 
