@@ -87,3 +87,4 @@ def test_short_ids_by_table_equal_the_plain_base36_digits():
     cases += [format(v, "064x") for k in range(50) for v in (36 ** k - 1, 36 ** k) if 0 <= v < 2 ** 256]
     cases += ["0" * 64, "f" * 64]
     assert [ids.short_id(c) for c in cases] == [plain(c) for c in cases]
+    assert ids.short_ids(cases) == [plain(c) for c in cases]  # the batch, every branch (36**48, 36**49 too)

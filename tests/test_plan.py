@@ -135,7 +135,7 @@ def test_short_id_collision_is_an_error(tmp_path, monkeypatch, columns):
 
     monkeypatch.setattr(plan_mod, "COLUMNS", columns)
     monkeypatch.setattr(plan_mod, "short_id", lambda full: "samesameaaaa")
-    monkeypatch.setattr(columns_mod, "short_id", lambda full: "samesameaaaa")
+    monkeypatch.setattr(columns_mod, "short_ids", lambda fulls: ["samesameaaaa"] * len(fulls))
     node = ProcessNode(name="n", executable="x", algo_params={"x": 1})
     with pytest.raises(PlanError, match="short id collision in node 'n': samesameaaaa"):
         plan(Pipeline([node]), [{"n.x": 1}, {"n.x": 2}], tmp_path)

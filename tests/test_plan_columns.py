@@ -61,7 +61,8 @@ def _same(a, b):
         y = b.jobs[job_id]
         assert x == y
         for field in ("params", "inputs", "outputs", "requested", "resources"):
-            assert list(getattr(x, field).items()) == list(getattr(y, field).items()), field
+            # (repr: 1 == True == 1.0 and 0.0 == -0.0 in Python, not in a command or an id)
+            assert repr(list(getattr(x, field).items())) == repr(list(getattr(y, field).items())), field
         assert x.command == y.command
         assert x.row == y.row and x.parents == y.parents
     assert a.row_jobs == b.row_jobs

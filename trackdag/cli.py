@@ -209,11 +209,12 @@ def show(job: str, root: str | None, catalog: str | None, lines: int) -> None:
     click.echo(st.format_show(st.show(job, root, catalog=catalog, lines=lines)))
 
 
-def _per_node(plan: Any, job_ids: Any) -> str:
-    counts: dict[str, int] = {}
-    for job_id in job_ids:
-        node = plan.jobs[job_id].node
-        counts[node] = counts.get(node, 0) + 1
+def _per_node(plan: Any, job_ids: Any = None) -> str:
+    """``node: count, ...`` of ``job_ids`` (default: every job), in pipeline order."""
+    from collections import Counter
+
+    jobs = plan.jobs
+    counts = Counter(job.node for job in jobs.values()) if job_ids is None else Counter(jobs[j].node for j in job_ids)
     return ", ".join(f"{n}: {counts[n]}" for n in plan.pipeline.order if n in counts)
 
 
@@ -222,11 +223,13 @@ def format_dry_run(report: Any, limit: int | None) -> str:
     import shlex
 
     plan = report.plan
+    every_node = _per_node(plan)
+    would_nodes = every_node if len(report.would_run) == len(plan.jobs) else _per_node(plan, report.would_run)
     lines = [
         f"rows: {len(plan.rows)}",
         *(report.fill.taken_lines(plan.rows, limit) if report.fill else []),
-        f"jobs: {len(plan.jobs)} ({_per_node(plan, plan.jobs)})",
-        f"would run: {len(report.would_run)}" + (f" ({_per_node(plan, report.would_run)})" if report.would_run else ""),
+        f"jobs: {len(plan.jobs)} ({every_node})",
+        f"would run: {len(report.would_run)}" + (f" ({would_nodes})" if report.would_run else ""),
         f"already done (skipped): {len(report.already_done)}",
         *(report.rerun.lines(plan, limit) if report.rerun else []),
         f"root: {plan.root}",

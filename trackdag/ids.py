@@ -145,6 +145,33 @@ def short_id(full: str, length: int = SHORT_LEN) -> str:
     return text[:length].rjust(length, "0")
 
 
+_POW36_37, _POW36_38, _POW36_48, _POW36_49 = 36 ** 37, 36 ** 38, 36 ** 48, 36 ** 49
+
+
+def short_ids(fulls: "list[str]") -> "list[str]":
+    """``[short_id(f) for f in fulls]``, faster: a plan's every job id at once.
+
+    Nearly every SHA-256 digest has 50 base-36 digits (it is at least
+    ``36**49``, as 1 - 2**-3.3 of them are) or 49; their leading 12 are one
+    division away, with no search for the number of digits.
+    """
+    table = _triples36()
+    out = []
+    append = out.append
+    for full in fulls:
+        number = int(full, 16)
+        if number >= _POW36_49:
+            number //= _POW36_38
+        elif number >= _POW36_48:
+            number //= _POW36_37
+        else:
+            append(short_id(full))
+            continue
+        high, low = divmod(number, _POW36_6)
+        append(table[high // _POW36_3] + table[high % _POW36_3] + table[low // _POW36_3] + table[low % _POW36_3])
+    return out
+
+
 def letter_id(obj: Any, length: int = SHORT_LEN) -> str:
     """A ``length``-letter id (a-z) of ``obj``, like KWDagger's param_hashid.
 

@@ -82,6 +82,11 @@ class Job(_JobFields):
         return f"{self._shape.node_dir}{self.node}_id_{self.short_id}"
 
     @property
+    def node_dir(self) -> str:
+        """The folder of the node's job folders, ``<root>/<node>/`` (one string shared by the node's jobs)."""
+        return self._shape.node_dir
+
+    @property
     def outputs(self) -> Mapping[str, str]:
         if self._outputs is not None:
             return self._outputs

@@ -171,7 +171,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
     if columns is not None:  # the same plan, a column at a time (see trackdag.plan_columns)
         notes.update(dict.fromkeys(columns.notes))
         return _assembled(pipeline, root, rows, columns.jobs, columns.row_jobs, columns.edges, notes,
-                          dict.fromkeys(columns.ignored_slurm), fragments, gathers=False)
+                          dict.fromkeys(columns.ignored_slurm), fragments, reorder=False)
     states = []
     for index, row in enumerate(rows):
         by_node: dict[str, dict[str, Any]] = {}
@@ -392,18 +392,21 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
     row_jobs = [(state.index, state.jobs[info.name].job_id) for state in states for info in infos
                 if info.name in state.jobs]
     return _assembled(pipeline, root, rows, jobs, row_jobs, list(edges), notes, ignored_slurm, fragments,
-                      gathers=any(info.gathers for info in infos))
+                      reorder=not any(info.gathers for info in infos))
 
 
 def _assembled(pipeline: Pipeline, root: str, rows: list[dict[str, Any]], jobs: dict[str, Job],
                row_jobs: list[tuple[int, str]], edges: list[tuple[str, str]], notes: dict[str, None],
-               ignored_slurm: dict[str, None], fragments: Fragments, *, gathers: bool) -> Plan:
-    """The Plan of either planner: the last notes, and jobs in row order (parents still first) without gathers."""
+               ignored_slurm: dict[str, None], fragments: Fragments, *, reorder: bool) -> Plan:
+    """The Plan of either planner: the last notes; ``reorder``: jobs in row order (parents still first).
+
+    (Without gathers the row-by-row planner reorders its jobs; the column-wise one makes them in that order.)
+    """
     if ignored_slurm:
         notes[f"slurm options without a meaning here, ignored: {', '.join(sorted(ignored_slurm))} "
               "(cpus, gpus and mem became resources; trackdag runs on Ray or locally, not under Slurm)"] = None
     fragments.clear()  # every value planned was cached; commands made later fill it again, a job at a time
-    if not gathers:  # row by row, as rows come: parents still come first
+    if reorder:  # row by row, as rows come: parents still come first
         ordered = {j: jobs[j] for _, j in row_jobs}
         jobs = ordered if len(ordered) == len(jobs) else {**ordered, **jobs}  # (every job is some row's)
     return Plan(pipeline, root, rows, jobs, row_jobs, edges, list(notes))

@@ -43,7 +43,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 from .commands import MAX_ARG_BYTES, MAX_COMMAND_BYTES, absolute_path
 from .errors import PlanError
 from .fragments import Fragments
-from .ids import canonical_json, short_id
+from .ids import canonical_json, short_ids
 from .job import NOTHING, Job, _JobShape, _new_job
 from .plan_nodes import _NodeInfo, _local_order, out_rels, unique_args
 from .row_keys import ENABLED, SLURM
@@ -98,10 +98,12 @@ def plan_columns(infos: Sequence[_NodeInfo], rows: list[dict[str, Any]], root: s
 class _Column:
     """One argument's values over a group's rows: a constant, or a list (one per row)."""
 
-    __slots__ = ("const", "values")
+    __slots__ = ("const", "values", "few")
 
     def __init__(self, *, const: Any = None, values: "list | None" = None) -> None:
         self.const, self.values = const, values
+        #: the values are of one kind, and few are distinct (rows may share dicts of them; see _dicts)
+        self.few = False
 
     def each(self, n: int) -> Any:
         return self.values if self.values is not None else repeat(self.const, n)
@@ -158,12 +160,13 @@ class _Columns:
             found = self._outputs[(node, port)] = [f"{prefix}{s}{suffix}" for s in self.shorts[node]]
         return found
 
-    def member_column(self, key: str, values: list) -> list[str]:
+    def member_column(self, key: str, column: _Column) -> list[str]:
         """Each value's canonical-JSON member ``"key":value``, each distinct value made once."""
-        member = self.fragments.member
+        member, values = self.fragments.member, column.values
         kinds = set(map(type, values))
         if len(kinds) == 1 and kinds <= {str, int, bool, type(None)}:  # (1, 1.0 and True would share a dict key)
             made = {v: member(key, v) for v in dict.fromkeys(values)}
+            column.few = 4 * len(made) <= len(values)
             return [made[v] for v in values]
         return [member(key, v) for v in values]  # (Fragments tells 1.0 from -0.0 and 1 from True)
 
@@ -178,30 +181,38 @@ class _Columns:
 
     # -- the pass --------------------------------------------------------------------
     def plan(self) -> Planned:
-        jobs: dict[str, Job] = {}
-        edges: dict[tuple[str, str], None] = {}
-        notes: dict[str, None] = {}
-        ignored: dict[str, None] = {}
+        """Each node's ids a column at a time (parents first), then the jobs row by row, nodes in order.
+
+        Jobs are made in the order rows name them, the row-by-row planner's
+        final order, so that no reordered copy of a million jobs is needed.
+        """
         info_of = {info.name: info for info in self.infos}
         n_rows = len(self.rows)
-        group_of = [0] * n_rows if not self.whole else None
-        for number, index in enumerate(self.groups.values()):
-            for i in index if group_of is not None else ():
-                group_of[i] = number
+        group_of = None
+        if not self.whole:
+            group_of = [0] * n_rows
+            for number, index in enumerate(self.groups.values()):
+                for i in index:
+                    group_of[i] = number
+        nodes = []
         for info in self.infos:
-            ids, shorts = [None] * n_rows, [None] * n_rows
-            self.ids[info.name], self.shorts[info.name] = ids, shorts
-            resources = {**self.base_slurm[info.name][0], **info.resources}
-            shape = _JobShape(os.path.join(self.root, info.name, ""), out_rels(info), info.executable,
-                              unique_args(info, os.path.join(self.root, info.name, '')), self.fragments, info.setup, info.teardown)
             made = [self.group(info, keys, index, info_of) for keys, index in self.groups.items()]
-            for group, index in zip(made, self.groups.values()):
-                self.put(ids, index, group.ids)
-                self.put(shorts, index, group.shorts)
-            owners: dict[str, str] = {}
-            name = info.name
-            lone = made[0] if self.whole else None
-            for i in range(n_rows):
+            if self.whole:
+                self.ids[info.name], self.shorts[info.name] = made[0].ids, made[0].shorts
+            else:
+                ids, shorts = [None] * n_rows, [None] * n_rows
+                for group, index in zip(made, self.groups.values()):
+                    self.put(ids, index, group.ids)
+                    self.put(shorts, index, group.shorts)
+                self.ids[info.name], self.shorts[info.name] = ids, shorts
+            node_dir = os.path.join(self.root, info.name, "")
+            shape = _JobShape(node_dir, out_rels(info), info.executable, unique_args(info, node_dir), self.fragments,
+                              info.setup, info.teardown)
+            resources = {**self.base_slurm[info.name][0], **info.resources}
+            nodes.append((info.name, made[0] if self.whole else None, made, {}, resources, shape, {}, {}))
+        jobs: dict[str, Job] = {}
+        for i in range(n_rows):
+            for name, lone, made, owners, resources, shape, edges, notes in nodes:
                 group = lone or made[group_of[i]]
                 job_id, short, params, inputs, raw_parents, requested, perf = next(group.items)
                 job = jobs.get(job_id)
@@ -211,21 +222,20 @@ class _Columns:
                         raise PlanError(f"short id collision in node {name!r}: {short} is the prefix of {owner} "
                                         f"and {job_id}")
                     parents = raw_parents if len(raw_parents) < 2 else tuple(sorted(set(raw_parents)))
-                    jobs[job_id] = _new_job(job_id, short, name, dict(zip(group.param_keys, params)),
-                                            dict(zip(group.input_keys, inputs)), parents,
-                                            dict(zip(group.requested_keys, requested)), i, resources, False,
-                                            NOTHING, shape, None, None)
+                    jobs[job_id] = _new_job(job_id, short, name, params, inputs, parents, requested, i, resources,
+                                            False, NOTHING, shape, None, None)
                     for parent in (raw_parents if len(raw_parents) < 2 else dict.fromkeys(raw_parents)):
                         edges[(parent, job_id)] = None
                 elif perf and any(job.params.get(k) != v for k, v in zip(group.perf_keys, perf)):
                     changed = sorted(k for k, v in zip(group.perf_keys, perf) if job.params.get(k) != v)
                     notes[f"{name}: rows differing only in perf params {', '.join(changed)} share one job; "
                           "the first row's values are used"] = None
-            ignored.update(dict.fromkeys(self.base_slurm[name][1]))
-        names = [info.name for info in self.infos]
-        columns = [self.ids[n] for n in names]
+        ignored = {k: None for info in self.infos for k in self.base_slurm[info.name][1]}
+        columns = [self.ids[info.name] for info in self.infos]
         row_jobs = [(i, job_id) for i, row in enumerate(zip(*columns)) for job_id in row]
-        return Planned(jobs, row_jobs, list(edges), list(notes), list(ignored))
+        # edges and notes node by node, as the row-by-row planner makes them
+        return Planned(jobs, row_jobs, [edge for node in nodes for edge in node[6]],
+                       [note for node in nodes for note in node[7]], list(ignored))
 
     def group(self, info: _NodeInfo, keys: tuple, index: list[int], info_of: Mapping[str, _NodeInfo]) -> _Group:
         """Node ``info`` over the rows ``index``, whose keys are ``keys`` (raises _Unplannable)."""
@@ -293,7 +303,7 @@ class _Columns:
         ids = self._ids(info, algo, id_inputs, parent_columns, n)
         group = _Group()
         group.ids = ids
-        group.shorts = [short_id(j) for j in ids]
+        group.shorts = short_ids(ids)
         group.param_keys, group.input_keys, group.perf_keys = tuple(params), tuple(inputs), tuple(perf)
         group.requested_keys = tuple(k for k in keys if k.partition(".")[0] in info.config_nodes)
         if len(parent_columns) == 0:
@@ -302,8 +312,12 @@ class _Columns:
             parents = [(p,) for p in parent_columns[0]]
         else:
             parents = list(zip(*parent_columns))
-        group.items = zip(ids, group.shorts, _rows_of(params.values(), n), _rows_of(inputs.values(), n), parents,
-                          _rows_of([_Column(values=row_values(k)) for k in group.requested_keys], n),
+        if group.requested_keys == keys:  # (the whole row: the row itself, as most sweeps' jobs have it)
+            requested = iter(self.take(rows, index))
+        else:
+            requested = _dicts(group.requested_keys, [_Column(values=row_values(k)) for k in group.requested_keys], n)
+        group.items = zip(ids, group.shorts, _dicts(group.param_keys, list(params.values()), n),
+                          _dicts(group.input_keys, list(inputs.values()), n), parents, requested,
                           _rows_of(perf.values(), n))
         return group
 
@@ -334,7 +348,7 @@ class _Columns:
                     out.append(self.fragments.member(key, column.const).replace("%", "%%"))
                 else:
                     out.append("%s")
-                    slots.append(self.member_column(key, column.values))
+                    slots.append(self.member_column(key, column))
             return ",".join(out)
 
         template = (f'{{"algo":{{{members(algo)}}},"inputs":{{{members(id_inputs)}}},"node":'
@@ -387,6 +401,24 @@ def _longest(column: _Column) -> int:
             raise _Unplannable("a huge int")
         most = max(most, _SHORT_SCALAR)
     return most
+
+
+def _dicts(keys: tuple, columns: "list[_Column]", n: int) -> Iterator[dict]:
+    """Each row's dict of ``keys`` -> its columns' values.
+
+    Rows with equal values share one dict: every row when all columns are
+    constant, and rows alike when each varying column has few distinct
+    values of one kind (a sweep's few input files).  At a million
+    configurations a dict per job and argument kind was a fifth of a plan's memory.
+    """
+    varying = [c for c in columns if c.values is not None]
+    if not varying:
+        return repeat(dict(zip(keys, (c.const for c in columns))), n)
+    values = zip(*(c.each(n) for c in columns))
+    if all(c.few for c in varying):  # (one kind per column: 1 and True never meet in one tuple slot)
+        made: dict[tuple, dict] = {}
+        return (made[t] if t in made else made.setdefault(t, dict(zip(keys, t))) for t in values)
+    return (dict(zip(keys, t)) for t in values)
 
 
 def _rows_of(columns: Any, n: int) -> Iterator[tuple]:

@@ -162,7 +162,7 @@ def disk_states(plan: Plan) -> dict[str, str]:
     listed: dict[str, "set[str] | None"] = {}
     out = {}
     for job_id, job in plan.jobs.items():
-        parent, name = os.path.split(job.folder)
+        parent = job.node_dir
         names = listed.get(parent, False)
         if names is False:
             try:
@@ -171,7 +171,7 @@ def disk_states(plan: Plan) -> dict[str, str]:
                 names = listed[parent] = set()
             except OSError:
                 names = listed[parent] = None  # unreadable: ask each folder (and report what it says)
-        out[job_id] = "planned" if names is not None and name not in names else disk_state(job)
+        out[job_id] = "planned" if names is not None and (not names or job.name not in names) else disk_state(job)
     return out
 
 
