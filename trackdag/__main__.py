@@ -1,5 +1,5 @@
 """``python -m trackdag`` is the same as the ``trackdag`` command."""
-from .cli import main
+from .cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from . import quick_exit
 from .errors import TrackdagError
 
 
@@ -115,9 +116,9 @@ def run(params: str, pipeline: str | None, root: str, catalog: str | None, backe
     fill = dict(zip(("limit", "order", "seed"), check_fill(limit, order, seed)), rerun=rerun,
                 downstream=not no_downstream)
     if dry_run:
-        report = sweep.dry_run(sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs,
-                                             grid_limit=grid_limit),
-                               skip_existing=skip_existing, catalog=catalog, **fill)
+        prepared = sweep.prepare(params, pipeline=pipeline, root=root, max_configs=max_configs, grid_limit=grid_limit)
+        quick_exit.arm()  # (the process ends after the report: its objects need no collecting, nor freeing)
+        report = sweep.dry_run(prepared, skip_existing=skip_existing, catalog=catalog, **fill)
         click.echo(format_explain(report, None if all_commands else show_commands) if explain
                    else format_dry_run(report, None if all_commands else show_commands))
         if report.problem:
@@ -539,5 +540,10 @@ from .compat.kwdagger.cli import register as _register_kwdagger  # noqa: E402
 _register_kwdagger(main)
 
 
+def entry() -> None:
+    """The installed ``trackdag`` command (see :mod:`trackdag.quick_exit`)."""
+    quick_exit.run_command(main)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -153,25 +153,37 @@ def disk_state(job: Job) -> str:
     return "done" if record and is_done(job, record) else "planned"
 
 
-def disk_states(plan: Plan) -> dict[str, str]:
-    """:func:`disk_state` of every job of ``plan``, reading each node's folder listing once.
+def done_on_disk(plan: Plan) -> set[str]:
+    """The jobs of ``plan`` whose folders say 'done' (see :func:`disk_state`), reading each node's listing once.
 
-    A job whose folder is not in its node's listing is 'planned' without a
-    look of its own (most of a new sweep's jobs).
+    A job whose folder is not in its node's listing is not done, without a
+    look of its own (most of a new sweep's jobs); a new sweep's root, with
+    no job folder at all, costs one listing per node.
     """
+    from operator import attrgetter
+
     listed: dict[str, "set[str] | None"] = {}
-    out = {}
+    for parent in set(map(attrgetter("node_dir"), plan.jobs.values())):
+        try:
+            listed[parent] = set(os.listdir(parent))
+        except FileNotFoundError:
+            listed[parent] = set()
+        except OSError:
+            listed[parent] = None  # unreadable: ask each folder (and report what it says)
+    if not any(names is None or names for names in listed.values()):
+        return set()
+    done = set()
     for job_id, job in plan.jobs.items():
-        parent = job.node_dir
-        names = listed.get(parent, False)
-        if names is False:
-            try:
-                names = listed[parent] = set(os.listdir(parent))
-            except FileNotFoundError:
-                names = listed[parent] = set()
-            except OSError:
-                names = listed[parent] = None  # unreadable: ask each folder (and report what it says)
-        out[job_id] = "planned" if names is not None and (not names or job.name not in names) else disk_state(job)
+        names = listed[job.node_dir]
+        if (names is None or (names and job.name in names)) and disk_state(job) == "done":
+            done.add(job_id)
+    return done
+
+
+def disk_states(plan: Plan) -> dict[str, str]:
+    """:func:`disk_state` of every job of ``plan`` (see :func:`done_on_disk`), in plan order."""
+    out = dict.fromkeys(plan.jobs, "planned")
+    out.update(dict.fromkeys(done_on_disk(plan), "done"))
     return out
 
 
@@ -197,20 +209,27 @@ def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | o
     ``rerun``: as :func:`run`'s (``DryRun.rerun`` says what would be redone).
     """
     limit, order, seed = check_fill(limit, order, seed)
-    disk = disk_states(prepared.plan)
-    status = {j: "done" if (skip_existing and disk[j] == "done" and not job.redo) else "planned"
-              for j, job in prepared.plan.jobs.items()}
-    selection = _select_rerun(prepared.plan, disk, rerun, downstream, catalog_path(prepared.plan.root, catalog))
-    if selection is not None:
-        status.update(dict.fromkeys(selection.job_ids, "planned"))
+    jobs = prepared.plan.jobs
+    on_disk = done_on_disk(prepared.plan)
+    skipped = {j for j in on_disk if not jobs[j].redo} if skip_existing else set()
+    selection = None
+    if rerun:
+        disk = dict.fromkeys(jobs, "planned")
+        disk.update(dict.fromkeys(on_disk, "done"))
+        selection = _select_rerun(prepared.plan, disk, rerun, downstream, catalog_path(prepared.plan.root, catalog))
+        skipped.difference_update(selection.job_ids)
     fill = None
     if limit is not None or order is not None:
+        status = dict.fromkeys(jobs, "planned")
+        status.update(dict.fromkeys(skipped, "done"))
         restricted, fill = plan_fill(prepared.plan, status, limit, order, seed)
         prepared = Prepared(prepared.spec, prepared.pipeline, restricted)
         selection = selection.within(restricted.jobs) if selection is not None else None
-    would_run, done = [], []
-    for job_id in prepared.plan.jobs:
-        (done if status[job_id] == "done" else would_run).append(job_id)
+    if skipped:
+        would_run = [j for j in prepared.plan.jobs if j not in skipped]
+        done = [j for j in prepared.plan.jobs if j in skipped]
+    else:  # (a new sweep: a million job ids in one copy)
+        would_run, done = list(prepared.plan.jobs), []
     try:
         check_targets(prepared.plan.root, catalog)
         problem = None
@@ -508,4 +527,4 @@ def _user() -> str | None:
         return None
 
 
-__all__ = ["prepare", "dry_run", "run", "disk_state", "disk_states", "Prepared", "DryRun", "RunResult"]
+__all__ = ["prepare", "dry_run", "run", "disk_state", "disk_states", "done_on_disk", "Prepared", "DryRun", "RunResult"]
