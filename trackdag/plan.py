@@ -46,9 +46,9 @@ from .row_keys import ENABLED, SLURM, TYPO_CUTOFF, check_row_keys  # noqa: F401
 from .commands import (VarArgs, _join_command, absolute_path, absolute_programs, check_command,  # noqa: F401
                        check_row_values, command_words, format_value, render_command, surely_fits)
 from .gather import MANIFEST_DIR, members as gather_members
-from .job import NOTHING, Job, _JobShape, _new_job, make_command
+from .job import NOTHING, Job, _new_job, make_command
 from .plan_columns import plan_columns
-from .plan_nodes import _local_order, _node_info, out_rels, unique_args
+from .plan_nodes import _local_order, _node_info, job_shape
 
 @dataclass(frozen=True)
 class Plan:
@@ -79,7 +79,6 @@ class Plan:
 
 #: False: every plan row by row (the tests compare both planners)
 COLUMNS = True
-
 
 
 @dataclass
@@ -196,10 +195,9 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
         base_slurm = to_resources(merge(slurm_options, info.slurm))
         node_dir = os.path.join(root, info.name, "")
         node_json = canonical_json(info.name)
-        out_rel = out_rels(info)
+        shape = job_shape(info, root, fragments)
+        out_rel = shape.out_rel
         shared_resources = {**base_slurm[0], **info.resources}  # every job's, unless its row has Slurm options
-        shape = _JobShape(node_dir, out_rel, info.executable, unique_args(info, node_dir), fragments, info.setup,
-                          info.teardown)
         requested_keys: dict[tuple, list[str]] = {}  # a row's keys -> those this node's jobs record as requested
         for state in states:
             given = state.by_node.get(info.name, NOTHING)

@@ -45,8 +45,8 @@ from .commands import MAX_ARG_BYTES, MAX_COMMAND_BYTES, absolute_path
 from .errors import PlanError
 from .fragments import Fragments
 from .ids import canonical_json, short_ids
-from .job import NOTHING, Job, _JobShape, _new_job
-from .plan_nodes import _NodeInfo, _local_order, out_rels, unique_args
+from .job import NOTHING, Job, _new_job
+from .plan_nodes import _NodeInfo, _local_order, job_shape, out_rels
 from .row_keys import ENABLED, SLURM
 
 #: what :func:`trackdag.commands.surely_fits` counts for a bool, None, float or small int
@@ -144,12 +144,11 @@ class _Columns:
         """``column``'s values at the rows ``index`` (the column itself when the group is every row)."""
         return column if self.whole else [column[i] for i in index]
 
-    def put(self, column: list, index: list[int], values: list) -> None:
-        if self.whole:
-            column[:] = values
-        else:
-            for i, value in zip(index, values):
-                column[i] = value
+    @staticmethod
+    def put(column: list, index: list[int], values: list) -> None:
+        """Set ``column`` at the rows ``index`` (of one group, when there are several) to ``values``."""
+        for i, value in zip(index, values):
+            column[i] = value
 
     def outputs_of(self, node: str, port: str, info_of: Mapping[str, _NodeInfo]) -> list[str]:
         """Each row's path of ``node``'s output ``port`` (as ``Job.outputs`` makes it)."""
@@ -206,9 +205,7 @@ class _Columns:
                     self.put(ids, index, group.ids)
                     self.put(shorts, index, group.shorts)
                 self.ids[info.name], self.shorts[info.name] = ids, shorts
-            node_dir = os.path.join(self.root, info.name, "")
-            shape = _JobShape(node_dir, out_rels(info), info.executable, unique_args(info, node_dir), self.fragments,
-                              info.setup, info.teardown)
+            shape = job_shape(info, self.root, self.fragments)
             resources = {**self.base_slurm[info.name][0], **info.resources}
             nodes.append((info.name, made[0] if self.whole else None, made, {}, resources, shape, {}, {}))
         jobs: dict[str, Job] = {}
@@ -300,7 +297,7 @@ class _Columns:
                 id_inputs[port] = column
         if not set(info.in_keys) <= inputs.keys():
             raise _Unplannable("missing input")
-        self._check_fits(info, params, inputs, n)
+        self._check_fits(info, params, inputs)
         ids = self._ids(info, algo, id_inputs, parent_columns, n)
         group = _Group()
         group.ids = ids
@@ -367,8 +364,7 @@ class _Columns:
             return [sha256((template % ()).encode("utf-8")).hexdigest()] * n
         return [sha256((template % t).encode("utf-8")).hexdigest() for t in zip(*slots)]
 
-    def _check_fits(self, info: _NodeInfo, params: Mapping[str, _Column], inputs: Mapping[str, _Column],
-                    n: int) -> None:
+    def _check_fits(self, info: _NodeInfo, params: Mapping[str, _Column], inputs: Mapping[str, _Column]) -> None:
         """Raise _Unplannable unless every command surely fits (as ``surely_fits`` bounds one command)."""
         if "\x00" in info.executable:
             raise _Unplannable("executable")

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from .commands import absolute_programs
 from .fragments import Fragments
+from .job import _JobShape
 from .node import NO_DEFAULT
 from .pipeline import Pipeline
 
@@ -104,3 +105,10 @@ def unique_args(info: _NodeInfo, node_dir: str) -> dict[str, bool]:
     fed = dict.fromkeys((p for p, srcs in info.fed.items() if srcs[0][0] == "output" or p in info.gathers), False)
     plain = {k: Fragments.plain(f"--{k}={node_dir}{info.name}_id_0/{rel or ''}") for k, rel in out_rels(info).items()}
     return {**fed, **plain}
+
+
+def job_shape(info: _NodeInfo, root: str, fragments: Fragments) -> _JobShape:
+    """What the node's jobs share (see :class:`trackdag.job._JobShape`): one per node and plan."""
+    node_dir = os.path.join(root, info.name, "")
+    return _JobShape(node_dir, out_rels(info), info.executable, unique_args(info, node_dir), fragments, info.setup,
+                     info.teardown)

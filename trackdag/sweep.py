@@ -182,8 +182,13 @@ def done_on_disk(plan: Plan) -> set[str]:
 
 def disk_states(plan: Plan) -> dict[str, str]:
     """:func:`disk_state` of every job of ``plan`` (see :func:`done_on_disk`), in plan order."""
-    out = dict.fromkeys(plan.jobs, "planned")
-    out.update(dict.fromkeys(done_on_disk(plan), "done"))
+    return _states(plan.jobs, done_on_disk(plan))
+
+
+def _states(job_ids: "Iterable[str]", done: "Iterable[str]") -> dict[str, str]:
+    """'done' for the jobs ``done``, 'planned' for the other ``job_ids``, in their order."""
+    out = dict.fromkeys(job_ids, "planned")
+    out.update(dict.fromkeys(done, "done"))
     return out
 
 
@@ -214,15 +219,11 @@ def dry_run(prepared: Prepared, *, skip_existing: bool = True, catalog: "str | o
     skipped = {j for j in on_disk if not jobs[j].redo} if skip_existing else set()
     selection = None
     if rerun:
-        disk = dict.fromkeys(jobs, "planned")
-        disk.update(dict.fromkeys(on_disk, "done"))
-        selection = _select_rerun(prepared.plan, disk, rerun, downstream, catalog_path(prepared.plan.root, catalog))
+        selection = _select_rerun(prepared.plan, _states(jobs, on_disk), rerun, downstream, catalog_path(prepared.plan.root, catalog))
         skipped.difference_update(selection.job_ids)
     fill = None
     if limit is not None or order is not None:
-        status = dict.fromkeys(jobs, "planned")
-        status.update(dict.fromkeys(skipped, "done"))
-        restricted, fill = plan_fill(prepared.plan, status, limit, order, seed)
+        restricted, fill = plan_fill(prepared.plan, _states(jobs, skipped), limit, order, seed)
         prepared = Prepared(prepared.spec, prepared.pipeline, restricted)
         selection = selection.within(restricted.jobs) if selection is not None else None
     if skipped:
