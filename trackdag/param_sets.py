@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any, Iterable, Mapping
 
+from .catalog.batch import drop, put
 from .ids import canonical_json, letter_id, scalar_memo
 
 
@@ -99,10 +100,15 @@ def param_hashid(params: Iterable[tuple[str, str, str, str, str, Any]],
     return memo[text], hashed
 
 
-def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
-    """Arrow tables (param_values rows, param_sets rows) for the jobs selected by ``todo_sql``."""
-    import pyarrow as pa
+#: the columns of the param_values and the param_sets rows (their SQL types)
+VALUES_TYPES = {"job_id": "VARCHAR", "key": "VARCHAR", "node": "VARCHAR", "name": "VARCHAR", "kind": "VARCHAR",
+                "source": "VARCHAR", "ord": "INTEGER", "value": "VARCHAR", "value_num": "DOUBLE",
+                "value_text": "VARCHAR", "value_bool": "BOOLEAN"}
+SETS_TYPES = {"job_id": "VARCHAR", "param_hashid": "VARCHAR", "param_set": "VARCHAR"}
 
+
+def compute_param_sets(con: Any, todo_sql: str) -> tuple[dict[str, list], dict[str, list]]:
+    """Columns (param_values rows, param_sets rows) of the jobs selected by ``todo_sql`` (see put_param_sets)."""
     lineage_rows = con.execute(f"""
         WITH RECURSIVE todo AS ({todo_sql}),
         walk(job_id, ancestor_id, depth) AS (
@@ -129,9 +135,8 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
     lineage: dict[str, list] = {}
     for job_id, depth, node, key, kind, value in lineage_rows:
         lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else load(value)))
-    vcols: dict[str, list] = {c: [] for c in ("job_id", "key", "node", "name", "kind", "source", "ord",
-                                              "value", "value_num", "value_text", "value_bool")}
-    scols: dict[str, list] = {"job_id": [], "param_hashid": [], "param_set": []}
+    vcols: dict[str, list] = {c: [] for c in VALUES_TYPES}
+    scols: dict[str, list] = {c: [] for c in SETS_TYPES}
     memo: dict[str, str] = {}
     for job_id, requested in requested_rows:
         params = effective_params(json.loads(requested) if requested else {}, lineage.get(job_id, ()))
@@ -142,13 +147,17 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[Any, Any]:
         scols["job_id"].append(job_id)
         scols["param_hashid"].append(hashid)
         scols["param_set"].append(json.dumps(hashed, ensure_ascii=False, sort_keys=True, default=str))
-    values = pa.table(vcols, schema=pa.schema([
-        ("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("name", pa.string()),
-        ("kind", pa.string()), ("source", pa.string()), ("ord", pa.int32()), ("value", pa.string()),
-        ("value_num", pa.float64()), ("value_text", pa.string()), ("value_bool", pa.bool_())]))
-    sets = pa.table(scols, schema=pa.schema([("job_id", pa.string()), ("param_hashid", pa.string()),
-                                              ("param_set", pa.string())]))
-    return values, sets
+    return vcols, scols
+
+
+def put_param_sets(con: Any, todo_sql: str) -> None:
+    """The param sets of the jobs ``todo_sql`` selects, as ``td_param_values`` and ``td_param_sets`` on ``con``.
+
+    Undo with ``batch.drop`` of both names.
+    """
+    values, sets = compute_param_sets(con, todo_sql)
+    put(con, "td_param_values", values, VALUES_TYPES)
+    put(con, "td_param_sets", sets, SETS_TYPES)
 
 
 #: jobs whose param sets are computed at a time (their lineage rows are held in memory meanwhile)
@@ -157,21 +166,16 @@ PARAM_SET_CHUNK = 20_000
 
 def complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = False) -> None:
     """Insert the param_values and param_sets rows of the jobs ``todo`` selects, by chunks."""
-    import pyarrow as pa
-
     chunked = count > PARAM_SET_CHUNK
     ids = [j for (j,) in con.execute(todo).fetchall()] if chunked else None
     for start in range(0, len(ids), PARAM_SET_CHUNK) if chunked else (0,):
         if chunked:
-            con.register("td_param_todo", pa.table({"job_id": pa.array(ids[start:start + PARAM_SET_CHUNK],
-                                                                        pa.string())}))
-        values, sets = compute_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo)
-        con.register("td_param_values", values)
-        con.register("td_param_sets", sets)
+            put(con, "td_param_todo", {"job_id": ids[start:start + PARAM_SET_CHUNK]}, {"job_id": "VARCHAR"})
+        put_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo)
         con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
         con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
         for name in ("td_param_values", "td_param_sets") + (("td_param_todo",) if chunked else ()):
-            con.unregister(name)
+            drop(con, name)
         if chunked and commit_chunks:
             con.execute("COMMIT")
             con.execute("BEGIN")
@@ -179,4 +183,5 @@ def complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = F
 
 
 
-__all__ = ["effective_params", "param_hashid", "compute_param_sets", "complete_param_sets", "PARAM_SET_CHUNK"]
+__all__ = ["effective_params", "param_hashid", "compute_param_sets", "put_param_sets", "complete_param_sets",
+           "PARAM_SET_CHUNK"]

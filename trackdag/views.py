@@ -57,7 +57,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError
-from .param_sets import compute_param_sets, complete_param_sets, effective_params, param_hashid  # noqa: F401
+from .catalog.batch import drop
+from .param_sets import complete_param_sets, effective_params, param_hashid, put_param_sets  # noqa: F401
 
 # Shipped inside the package (so installs from a wheel find it too);
 # schema/views.sql at the repository root is a link to it for readers.
@@ -451,13 +452,11 @@ def prepare_reader(con: Any) -> bool:
             else "SELECT job_id FROM jobs")
     temp = False
     if not have or (keys is None and con.execute(f"SELECT count(*) FROM ({todo})").fetchall()[0][0]):
-        values, sets = compute_param_sets(con, todo)
-        con.register("td_param_values", values)
-        con.register("td_param_sets", sets)
+        put_param_sets(con, todo)
         for name in ("param_values", "param_sets"):
             old = f"SELECT * FROM {main}.{name} UNION ALL BY NAME " if have else ""
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {old}SELECT * FROM td_{name}")
-            con.unregister(f"td_{name}")
+            drop(con, f"td_{name}")
         temp = True
     views = static_views() + wide_views(con, keys)
     if (temp or not have or installed != _signature(views)

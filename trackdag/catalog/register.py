@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import PlanError
 from ..ids import scalar_memo
+from .batch import drop, put
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -51,8 +52,6 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     id in this catalog.  Returns job id -> attempts made so far, for the
     jobs registered.
     """
-    import pyarrow as pa
-
     from ..param_sets import complete_param_sets
     from ..views import ensure_derived, refresh
 
@@ -73,26 +72,24 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
         if registered is not None:
             registered.update(j.job_id for j in jobs)
         known.update(_register_chunk(con, path, run_id, jobs, plan, status))
-        con.register("td_chunk_ids", pa.table({"job_id": pa.array([j.job_id for j in jobs], pa.string())}))
+        put(con, "td_chunk_ids", {"job_id": [j.job_id for j in jobs]}, {"job_id": "VARCHAR"})
         new = "SELECT job_id FROM td_chunk_ids ANTI JOIN param_sets USING (job_id)"
         count = con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0]
         if count:
             complete_param_sets(con, new, count)
-        con.unregister("td_chunk_ids")
+        drop(con, "td_chunk_ids")
         uncommitted += len(jobs)
         if uncommitted >= COMMIT_JOBS:
             con.execute("COMMIT")  # the caller's transaction() commits the last one
             con.execute("BEGIN")
             uncommitted = 0
     rows = plan.row_jobs if registered is None else [(r, j) for r, j in plan.row_jobs if j in registered]
-    con.register("td_rows", pa.table({
-        "run_id": pa.array([run_id] * len(rows), pa.string()),
-        "row_index": pa.array([r for r, _ in rows], pa.int64()),
-        "job_id": pa.array([j for _, j in rows], pa.string()),
-    }))
+    put(con, "td_rows", {"run_id": [run_id] * len(rows), "row_index": [r for r, _ in rows],
+                         "job_id": [j for _, j in rows]},
+        {"run_id": "VARCHAR", "row_index": "BIGINT", "job_id": "VARCHAR"})
     con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows "
                 "ANTI JOIN run_jobs USING (run_id, row_index, job_id)")  # (again: idempotent)
-    con.unregister("td_rows")
+    drop(con, "td_rows")
     refresh(con, commit_chunks=True)  # the views and their keys (and the param sets of older jobs, if any lack one)
     return {j: int(known.get(j, 0)) for j in (plan.jobs if registered is None else registered)}
 
@@ -100,9 +97,7 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
 def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
                     status: Mapping[str, str]) -> dict[str, int]:
     """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known."""
-    import pyarrow as pa
-
-    con.register("td_plan", pa.table({
+    put(con, "td_plan", {
         "job_id": [j.job_id for j in jobs],
         "short_id": [j.short_id for j in jobs],
         "node": [j.node for j in jobs],
@@ -111,7 +106,8 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
         "status": [status[j.job_id] for j in jobs],
         "requested": [_JSON(j.requested) for j in jobs],
         "resolved": [_JSON_LIST(j.resolved) for j in jobs],
-    }))
+    }, dict.fromkeys(("job_id", "short_id", "node", "folder", "command", "status", "requested", "resolved"),
+                     "VARCHAR"))
     clash = con.execute(
         "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
         "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
@@ -133,17 +129,17 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
         "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
         [run_id, run_id],
     )
-    con.unregister("td_plan")
-    con.register("td_params", _params_table([j for j in jobs if j.job_id not in known], plan))
+    drop(con, "td_plan")
+    put(con, "td_params", _params_columns([j for j in jobs if j.job_id not in known], plan), PARAMS_TYPES)
     con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
-    con.unregister("td_params")
+    drop(con, "td_params")
     # the edges to each job's parents (before its param set: that walks them)
-    con.register("td_edges", pa.table({"parent_id": [p for j in jobs for p in j.parents],
-                                       "child_id": [j.job_id for j in jobs for _ in j.parents]},
-                                      schema=pa.schema([("parent_id", pa.string()), ("child_id", pa.string())])))
+    put(con, "td_edges", {"parent_id": [p for j in jobs for p in j.parents],
+                          "child_id": [j.job_id for j in jobs for _ in j.parents]},
+        {"parent_id": "VARCHAR", "child_id": "VARCHAR"})
     con.execute("INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
                 "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id")
-    con.unregister("td_edges")
+    drop(con, "td_edges")
     return known
 
 
@@ -159,12 +155,14 @@ def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
     return text, None, None, None
 
 
-def _params_table(jobs: list, plan: "Plan") -> Any:
-    import pyarrow as pa
+#: the columns of a batch of ``params`` rows
+PARAMS_TYPES = {"job_id": "VARCHAR", "key": "VARCHAR", "node": "VARCHAR", "kind": "VARCHAR", "value": "VARCHAR",
+                "value_num": "DOUBLE", "value_text": "VARCHAR", "value_bool": "BOOLEAN"}
 
+
+def _params_columns(jobs: list, plan: "Plan") -> dict[str, list]:
     perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
-    cols: dict[str, list] = {k: [] for k in ("job_id", "key", "node", "kind", "value", "value_num", "value_text",
-                                             "value_bool")}
+    cols: dict[str, list] = {k: [] for k in PARAMS_TYPES}
     typed = scalar_memo(_typed)  # a scalar value's typed row, made once
     for job in jobs:
         for kind, items in (("param", job.params), ("input", job.inputs)):
@@ -178,10 +176,7 @@ def _params_table(jobs: list, plan: "Plan") -> Any:
                 cols["value_num"].append(num)
                 cols["value_text"].append(txt)
                 cols["value_bool"].append(flag)
-    schema = pa.schema([("job_id", pa.string()), ("key", pa.string()), ("node", pa.string()), ("kind", pa.string()),
-                        ("value", pa.string()), ("value_num", pa.float64()), ("value_text", pa.string()),
-                        ("value_bool", pa.bool_())])
-    return pa.table(cols, schema=schema)
+    return cols
 
 
 __all__ = ["register_plan", "REGISTER_CHUNK", "COMMIT_JOBS"]

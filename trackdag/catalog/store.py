@@ -22,11 +22,21 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CatalogError
+from .batch import drop, put
 from .connection import connect, translated
 from .migrations import LATEST, current_version, migrate
 
 if TYPE_CHECKING:
     from ..plan import Plan
+
+
+#: the columns of a batch of job states, and of finished attempts (their SQL types)
+STATES_TYPES = {"job_id": "VARCHAR", "status": "VARCHAR", "started": "TIMESTAMPTZ", "ended": "TIMESTAMPTZ",
+                "attempts": "INTEGER", "error": "VARCHAR"}
+ATTEMPTS_TYPES = {"job_id": "VARCHAR", "attempt": "INTEGER", "run_id": "VARCHAR", "status": "VARCHAR",
+                  "exit_code": "INTEGER", "signal": "INTEGER", "started": "TIMESTAMPTZ", "ended": "TIMESTAMPTZ",
+                  "duration": "DOUBLE", "host": "VARCHAR", "node_id": "VARCHAR", "pid": "INTEGER",
+                  "peak_rss_kb": "BIGINT", "stderr_tail": "VARCHAR", "error": "VARCHAR"}
 
 
 def utc(ts: float | None) -> datetime | None:
@@ -162,8 +172,6 @@ class Catalog:
         ``results``: (job_id, row or None, error or None) of done jobs; a
         job's previous result rows are replaced.
         """
-        import pyarrow as pa
-
         # A batch may hold queued, running, then done for one job: later
         # fields win, earlier ones (the attempt number) are kept.
         merged: dict[str, dict[str, Any]] = {}
@@ -174,17 +182,15 @@ class Catalog:
         results = list({r[0]: r for r in results}.values())
         if not states and not attempts and not results:
             return
-        ts = pa.timestamp("us", tz="UTC")
         if states:
-            table = pa.table({
-                "job_id": pa.array([s["job_id"] for s in states], pa.string()),
-                "status": pa.array([s["status"] for s in states], pa.string()),
-                "started": pa.array([utc(s.get("started")) for s in states], ts),
-                "ended": pa.array([utc(s.get("ended")) for s in states], ts),
-                "attempts": pa.array([s.get("attempts") for s in states], pa.int32()),
-                "error": pa.array([s.get("error") for s in states], pa.string()),
-            })
-            con.register("td_states", table)
+            put(con, "td_states", {
+                "job_id": [s["job_id"] for s in states],
+                "status": [s["status"] for s in states],
+                "started": [utc(s.get("started")) for s in states],
+                "ended": [utc(s.get("ended")) for s in states],
+                "attempts": [s.get("attempts") for s in states],
+                "error": [s.get("error") for s in states],
+            }, STATES_TYPES)
             con.execute(
                 "UPDATE jobs SET status = s.status, started = coalesce(s.started, jobs.started), "
                 "ended = CASE WHEN s.status IN ('running', 'queued', 'planned') THEN NULL "
@@ -192,43 +198,25 @@ class Catalog:
                 "attempts = coalesce(s.attempts, jobs.attempts), error = s.error "
                 "FROM td_states s WHERE jobs.job_id = s.job_id"
             )
-            con.unregister("td_states")
+            drop(con, "td_states")
         if attempts:
-            table = pa.table({
-                "job_id": pa.array([a["job_id"] for a in attempts], pa.string()),
-                "attempt": pa.array([a["attempt"] for a in attempts], pa.int32()),
-                "run_id": pa.array([a["run_id"] for a in attempts], pa.string()),
-                "status": pa.array([a["status"] for a in attempts], pa.string()),
-                "exit_code": pa.array([a.get("exit_code") for a in attempts], pa.int32()),
-                "signal": pa.array([a.get("signal") for a in attempts], pa.int32()),
-                "started": pa.array([utc(a.get("started")) for a in attempts], ts),
-                "ended": pa.array([utc(a.get("ended")) for a in attempts], ts),
-                "duration": pa.array([a.get("duration") for a in attempts], pa.float64()),
-                "host": pa.array([a.get("host") for a in attempts], pa.string()),
-                "node_id": pa.array([a.get("node_id") for a in attempts], pa.string()),
-                "pid": pa.array([a.get("pid") for a in attempts], pa.int32()),
-                "peak_rss_kb": pa.array([a.get("peak_rss_kb") for a in attempts], pa.int64()),
-                "stderr_tail": pa.array([a.get("stderr_tail") for a in attempts], pa.string()),
-                "error": pa.array([a.get("error") for a in attempts], pa.string()),
-            })
-            con.register("td_attempts", table)
+            put(con, "td_attempts", {col: [(utc(a.get(col)) if kind == "TIMESTAMPTZ" else a.get(col))
+                                           for a in attempts] for col, kind in ATTEMPTS_TYPES.items()},
+                ATTEMPTS_TYPES)
             con.execute("INSERT OR REPLACE INTO attempts BY NAME SELECT * FROM td_attempts")
-            con.unregister("td_attempts")
+            drop(con, "td_attempts")
         if results:
             self._write_results(con, results)
 
     @staticmethod
     def _write_results(con: Any, results: list[tuple[str, Mapping[str, Any] | None, str | None]]) -> None:
-        import pyarrow as pa
-
         from ..results import typed
 
-        status = pa.table({
-            "job_id": pa.array([r[0] for r in results], pa.string()),
-            "result_status": pa.array([("broken" if r[2] else ("ok" if r[1] is not None else "none"))
-                                       for r in results], pa.string()),
-            "result_error": pa.array([r[2] for r in results], pa.string()),
-        })
+        put(con, "td_result_status", {
+            "job_id": [r[0] for r in results],
+            "result_status": [("broken" if r[2] else ("ok" if r[1] is not None else "none")) for r in results],
+            "result_error": [r[2] for r in results],
+        }, dict.fromkeys(("job_id", "result_status", "result_error"), "VARCHAR"))
         cols: dict[str, list] = {"job_id": [], "key": [], "value_num": [], "value_text": [], "ord": []}
         for job_id, row, _ in results:
             for ord_, (key, value) in enumerate((row or {}).items()):
@@ -238,11 +226,8 @@ class Catalog:
                 cols["value_num"].append(num)
                 cols["value_text"].append(text)
                 cols["ord"].append(ord_)
-        rows = pa.table(cols, schema=pa.schema([("job_id", pa.string()), ("key", pa.string()),
-                                                ("value_num", pa.float64()), ("value_text", pa.string()),
-                                                ("ord", pa.int32())]))
-        con.register("td_result_status", status)
-        con.register("td_results", rows)
+        put(con, "td_results", cols, {"job_id": "VARCHAR", "key": "VARCHAR", "value_num": "DOUBLE",
+                                      "value_text": "VARCHAR", "ord": "INTEGER"})
         con.execute("DELETE FROM results WHERE job_id IN (SELECT job_id FROM td_result_status)")
         con.execute("INSERT INTO results BY NAME SELECT * FROM td_results")
         con.execute("UPDATE jobs SET result_status = s.result_status, result_error = s.result_error "
@@ -252,8 +237,8 @@ class Catalog:
         from ..views import refresh
 
         refresh(con, batch="td_results")
-        con.unregister("td_result_status")
-        con.unregister("td_results")
+        drop(con, "td_result_status")
+        drop(con, "td_results")
 
     def refresh_views(self) -> list[str]:
         """Compute missing param_hashids and (re)install the views now; returns the views created."""
