@@ -260,3 +260,48 @@ def test_batches_written_in_the_background_land_in_order(tmp_path, src):
     recorder.flush()  # after the first batch, never before it
     assert cat.query("SELECT status, error FROM jobs WHERE job_id = ?", [job_id]) == [("failed", "boom")]
     assert recorder.delayed == 0 and recorder.error is None and recorder._writing is None
+
+
+_OPEN = "import duckdb, sys\ntry:\n    duckdb.connect(sys.argv[1]).close()\nexcept duckdb.IOException as e:\n" \
+        "    sys.exit('locked' if 'lock' in str(e) else str(e))\n"
+
+
+def _other_process_opens(path) -> str:
+    out = subprocess.run([sys.executable, "-c", _OPEN, str(path)], capture_output=True, text=True, timeout=60)
+    return "opened" if out.returncode == 0 else out.stderr.strip()
+
+
+def test_kept_holds_the_catalog_open_meanwhile_then_lets_go(tmp_path):
+    """Catalog.kept: a small run's start goes through one open database (each transaction's connect is then
+    cheap); another process waits meanwhile, as for one long transaction, and gets in afterwards."""
+    cat = Catalog(tmp_path / "c.duckdb")
+    with cat.kept() as kept:
+        assert kept
+        cat.ensure_schema()
+        cat.begin_run({"run_id": "r1", "root": ".", "backend": "local", "host": "h", "pid": 1, "trackdag_version": "t",
+                       "started": __import__("datetime").datetime.now(), "status": "running"})
+        with cat.transaction() as con:
+            assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
+        assert _other_process_opens(cat.path) == "locked"
+    assert _other_process_opens(cat.path) == "opened"
+    assert cat.query("SELECT status FROM runs") == [("running",)]
+
+
+def test_kept_keeps_nothing_while_another_process_holds_the_catalog(tmp_path):
+    cat = Catalog(tmp_path / "c.duckdb")
+    cat.ensure_schema()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
+                               "print('held', flush=True)\ntime.sleep(60)\n", cat.path], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with cat.kept() as kept:  # (no wait: each transaction waits for the lock as it always does)
+            assert not kept
+            with pytest.raises(CatalogLockedError):
+                with cat.transaction(timeout=0):
+                    pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with cat.kept() as kept:
+        assert kept

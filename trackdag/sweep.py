@@ -21,6 +21,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -362,7 +363,12 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         _select_rerun(the_plan, {}, rerun, downstream, None)
     make_dir(the_plan.root, "--root")
     # (settled: the plan lives as long as the run, out of the collector's passes; see trackdag.gcpause)
-    with RunLock(the_plan.root, run_id=run_id), settled():
+    # A small plan's start (schema, recovery, provenance, runs row, plan) through one open catalog
+    # (Catalog.kept); not with --rerun: its selectors read the catalog through a sandboxed connection.
+    keep = len(the_plan.jobs) <= INLINE_JOBS and not rerun
+    start = cat.kept() if keep else contextlib.nullcontext()
+    with RunLock(the_plan.root, run_id=run_id), settled(), contextlib.ExitStack() as kept:
+        kept.enter_context(start)
         cat.ensure_schema()
         now = time.time()
         orphans = _stop_orphans(the_plan.root, now)
@@ -424,6 +430,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
 
                 for job_id in selection.job_ids:  # the previous done attempt's outputs, moved aside (kept)
                     set_aside(the_plan.jobs[job_id].folder, job_id, run_id)
+            kept.close()  # (readers may come in from here on)
             if on_plan is not None:
                 on_plan(the_plan, len(to_run))
             options = JobOptions(env=env, run_id=run_id, timeout=timeout, log_limit=log_limit,
