@@ -230,3 +230,42 @@ def test_the_column_planner_calls_about_one_python_function_per_job():
     finally:
         plan_mod.COLUMNS = True
     assert row_calls > 3 * calls  # (the count tells the two apart)
+
+
+def test_a_big_plan_holds_no_dict_or_path_per_job_where_rows_differ():
+    """Packed jobs (trackdag.job.Job): where each row's params or inputs differ, a job holds a tuple of the values
+    (a parent's output as the parent's own short id string) and makes the dicts on access; rows that share
+    values share one dict.  Counts of objects, not bytes: the memory target of a million configurations."""
+    rows = [{"a.src": f"s{s % 3}", "a.x": x} for s in range(3) for x in range(200)]
+    found = plan(_chain()(), rows, "/r", cwd="/c")
+    a_jobs = [j for j in found.jobs.values() if j.node == "a"]
+    b_jobs = [j for j in found.jobs.values() if j.node == "b"]
+    assert len(a_jobs) == len(b_jobs) == 600
+    # a's params differ per row: tuples; its inputs come from 3 files: 3 shared dicts
+    assert all(type(j._params) is tuple for j in a_jobs)
+    assert len({id(j._inputs) for j in a_jobs}) == 3 and all(type(j._inputs) is dict for j in a_jobs)
+    # b's params are its defaults in every row: one dict; its inputs hold each parent's short id itself
+    assert len({id(j._params) for j in b_jobs}) == 1
+    parent = {j.job_id: j for j in a_jobs}
+    for job in b_jobs:
+        (held,) = [v for v in job._inputs if isinstance(v, str) and v == parent[job.parents[0]].short_id]
+        assert held is parent[job.parents[0]].short_id
+        assert job.inputs["pred"] == parent[job.parents[0]].outputs["o"]
+        assert job.inputs is not job.inputs  # (a new dict each time: writing to one changes nothing)
+    # the row mapping is no list of a million tuples either, and equals one
+    assert type(found.row_jobs).__name__ == "RowJobs"
+    pairs = list(found.row_jobs)
+    assert len(found.row_jobs) == len(pairs) == 1200 and found.row_jobs == pairs
+    assert found.row_jobs[5] == pairs[5] and found.row_jobs[-1] == pairs[-1] and found.row_jobs[2:4] == pairs[2:4]
+    assert pairs[0][0] == pairs[1][0] == 0 and pairs[0][1] in parent and pairs[1][1] not in parent
+
+
+def test_a_packed_job_copied_with_new_params_holds_them():
+    rows = [{"a.src": "s", "a.x": x} for x in range(5)]
+    job = next(j for j in plan(_chain()(), rows, "/r", cwd="/c").jobs.values() if j.node == "a")
+    assert type(job._params) is tuple
+    same = job.replace(resources={"cpus": 2})
+    assert job.replace() == job and same.resources == {"cpus": 2} and same.params == job.params
+    assert type(same._params) is tuple  # (still packed)
+    assert same.replace(params={**job.params, "x": 99}).params["x"] == 99
+    assert same.replace(inputs={"src": "/elsewhere"}).inputs == {"src": "/elsewhere"}

@@ -31,7 +31,8 @@ NOTHING: Mapping[str, Any] = {}
 class _JobShape:
     """What every job of one node shares: how a job's folder, outputs and command follow from its fields."""
 
-    __slots__ = ("node_dir", "out_rel", "executable", "unique", "unique_quoted", "fragments", "setup", "teardown")
+    __slots__ = ("node_dir", "out_rel", "executable", "unique", "unique_quoted", "fragments", "setup", "teardown",
+                 "param_keys", "input_keys", "input_formats")
 
     def __init__(self, node_dir: str, out_rel: Mapping[str, "str | None"], executable: str,
                  unique: Mapping[str, bool], fragments: Fragments, setup: "str | None",
@@ -46,12 +47,26 @@ class _JobShape:
         self.fragments = fragments
         self.setup = setup
         self.teardown = teardown
+        # Packed jobs (see Job.params): the keys of their params' / inputs' tuples (None: they hold dicts), and
+        # each input's (prefix, suffix) around the value held, or None (a parent's output path is
+        # <prefix><the parent's short id><suffix>: the child holds the parent's short id string, not a path)
+        self.param_keys: "tuple[str, ...] | None" = None
+        self.input_keys: "tuple[str, ...] | None" = None
+        self.input_formats: "tuple[tuple[str, str] | None, ...] | None" = None
+
+    def packed(self, param_keys: "tuple[str, ...] | None", input_keys: "tuple[str, ...] | None",
+               input_formats: "tuple[tuple[str, str] | None, ...] | None") -> "_JobShape":
+        """A copy for jobs whose params (``param_keys``) and / or inputs (``input_keys``) are packed."""
+        copy = _JobShape(self.node_dir, self.out_rel, self.executable, self.unique, self.fragments, self.setup,
+                         self.teardown)
+        copy.param_keys, copy.input_keys, copy.input_formats = param_keys, input_keys, input_formats
+        return copy
 
 
 class _JobFields:
     """The stored fields of a :class:`Job` (assignable: only the planner makes one, see ``_new_job``)."""
 
-    __slots__ = ("job_id", "short_id", "node", "params", "inputs", "parents", "requested", "row", "resources",
+    __slots__ = ("job_id", "short_id", "node", "_params", "_inputs", "parents", "requested", "row", "resources",
                  "redo", "gathered", "_shape", "_outputs", "_command")
 
 
@@ -69,13 +84,34 @@ class Job(_JobFields):
     ``folder``, ``outputs`` and ``command`` are made from the others when
     asked for, not kept: at 100,000 configurations they were 40% of a plan's
     memory (a command is hundreds of characters), and most of a big plan's
-    commands are only needed when their job is submitted.
+    commands are only needed when their job is submitted.  So are the
+    ``params`` and ``inputs`` dicts of a *packed* job (made by the column-wise
+    planner): it holds their values as a tuple, and its node's shape the keys;
+    a parent's output path is held as the parent's short id.  At a million
+    configurations a dict and a path per job had been a quarter of a plan's
+    memory.  Each access makes a new dict (never write to it).
     """
 
     __slots__ = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a Job is frozen: {name!r} cannot be set (use Job.replace)")
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        params = self._params
+        if type(params) is not tuple:
+            return params
+        return dict(zip(self._shape.param_keys, params))  # type: ignore[arg-type]
+
+    @property
+    def inputs(self) -> Mapping[str, Any]:
+        inputs = self._inputs
+        if type(inputs) is not tuple:
+            return inputs
+        shape = self._shape
+        return {k: v if f is None else f"{f[0]}{v}{f[1]}"
+                for k, f, v in zip(shape.input_keys, shape.input_formats, inputs)}  # type: ignore[arg-type]
 
     @property
     def folder(self) -> str:
@@ -120,7 +156,8 @@ class Job(_JobFields):
 
     def replace(self, **changes: Any) -> "Job":
         """A copy with some stored fields changed (``resources``, ...), as ``dataclasses.replace``."""
-        fields = {k: getattr(self, k) for k in _JobFields.__slots__}
+        # (params and inputs as they are stored: a packed job's copy is packed, or holds the dicts given)
+        fields = {k.lstrip("_") if k in ("_params", "_inputs") else k: getattr(self, k) for k in _JobFields.__slots__}
         unknown = set(changes) - set(fields)
         if unknown:
             raise TypeError(f"Job.replace: unknown field(s) {', '.join(sorted(unknown))}")
@@ -157,7 +194,8 @@ def make_command(shape: _JobShape, params: Mapping[str, Any], inputs: Mapping[st
     return join_parts(shape.executable, built[0]), None
 
 
-def _new_job(job_id: str, short_id: str, node: str, params: Mapping[str, Any], inputs: Mapping[str, Any],
+def _new_job(job_id: str, short_id: str, node: str, params: "Mapping[str, Any] | tuple",
+             inputs: "Mapping[str, Any] | tuple",
              parents: tuple[str, ...], requested: Mapping[str, Any], row: int, resources: Mapping[str, Any],
              redo: bool, gathered: Mapping[str, tuple[str, ...]], _shape: _JobShape,
              _outputs: "Mapping[str, str] | None" = None, _command: "str | None" = None) -> Job:
@@ -167,7 +205,7 @@ def _new_job(job_id: str, short_id: str, node: str, params: Mapping[str, Any], i
     ``object.__setattr__``: 4 us a job, a tenth of planning one.)
     """
     job = _JobFields()
-    job.job_id, job.short_id, job.node, job.params, job.inputs = job_id, short_id, node, params, inputs
+    job.job_id, job.short_id, job.node, job._params, job._inputs = job_id, short_id, node, params, inputs
     job.parents, job.requested, job.row, job.resources, job.redo = parents, requested, row, resources, redo
     job.gathered, job._shape, job._outputs, job._command = gathered, _shape, _outputs, _command
     job.__class__ = Job

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import ParamsError, PlanError
 from .fragments import Fragments
@@ -58,8 +58,8 @@ class Plan:
     root: str
     rows: list[dict[str, Any]]
     jobs: dict[str, Job]
-    #: (row index, job id) for every row and every node of the row
-    row_jobs: list[tuple[int, str]]
+    #: (row index, job id) for every row and every node of the row (a list, or plan_columns.RowJobs)
+    row_jobs: Sequence[tuple[int, str]]
     #: (parent job id, child job id)
     edges: list[tuple[str, str]]
     #: human-readable notes (rows whose perf params lost to an earlier row)
@@ -394,7 +394,7 @@ def _plan(pipeline: Pipeline, rows: list[dict[str, Any]], root: "str | os.PathLi
 
 
 def _assembled(pipeline: Pipeline, root: str, rows: list[dict[str, Any]], jobs: dict[str, Job],
-               row_jobs: list[tuple[int, str]], edges: list[tuple[str, str]], notes: dict[str, None],
+               row_jobs: Sequence[tuple[int, str]], edges: list[tuple[str, str]], notes: dict[str, None],
                ignored_slurm: dict[str, None], fragments: Fragments, *, reorder: bool) -> Plan:
     """The Plan of either planner: the last notes; ``reorder``: jobs in row order (parents still first).
 

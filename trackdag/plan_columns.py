@@ -16,7 +16,9 @@ group.  For a node and a group:
 
 Only the jobs themselves are made row by row, in row order, so that the
 first row of a job decides its perf params and ``requested`` values, as it
-does row by row.
+does row by row.  Their params and inputs are *packed* (see
+:class:`trackdag.job.Job`) when each row's differ: a tuple of the row's
+values, a parent's output held as the parent's short id.
 
 :func:`plan_columns` answers only when its answer is exactly the row-by-row
 planner's, and returns None otherwise (that planner then runs).  It returns
@@ -39,13 +41,14 @@ import hashlib
 import operator
 import os
 from itertools import repeat
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from .commands import MAX_ARG_BYTES, MAX_COMMAND_BYTES, absolute_path
 from .errors import PlanError
 from .fragments import Fragments
 from .ids import canonical_json, short_ids
-from .job import NOTHING, Job, _new_job
+from .job import NOTHING, Job, _JobShape, _new_job
 from .plan_nodes import _NodeInfo, _local_order, job_shape, out_rels
 from .row_keys import ENABLED, SLURM
 
@@ -59,7 +62,7 @@ class Planned(NamedTuple):
 
     jobs: dict[str, Job]
     #: (row index, job id), row by row, nodes in pipeline order
-    row_jobs: list[tuple[int, str]]
+    row_jobs: "RowJobs"
     edges: list[tuple[str, str]]
     #: notes in the order the row-by-row planner makes them (rows sharing a job, differing in perf params)
     notes: list[str]
@@ -96,13 +99,56 @@ def plan_columns(infos: Sequence[_NodeInfo], rows: list[dict[str, Any]], root: s
         return None
 
 
+class RowJobs(Sequence):
+    """A plan's ``row_jobs``: (row index, job id) for each row and each node, made from the nodes' id columns.
+
+    As a list of tuples they were 156 MB of a million-configuration plan.
+    Read only; equal to a list of the same pairs.
+    """
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: "list[list[str]]") -> None:
+        self._columns = columns  # one per node, each a job id per row
+
+    def __len__(self) -> int:
+        return len(self._columns) * len(self._columns[0]) if self._columns else 0
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for i, row in enumerate(zip(*self._columns)):
+            for job_id in row:
+                yield i, job_id
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return list(self)[k]
+        width = len(self._columns)
+        row, node = divmod(range(len(self))[k], width)
+        return row, self._columns[node][row]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (list, tuple, RowJobs)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == tuple(b) for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class _Column:
-    """One argument's values over a group's rows: a constant, or a list (one per row)."""
+    """One argument's values over a group's rows: a constant, or a list (one per row).
 
-    __slots__ = ("const", "values", "few")
+    ``fmt``: (prefix, suffix) when each value is ``prefix + held + suffix`` and
+    ``values`` holds the middles (a parent's output: the parent's short ids).
+    """
 
-    def __init__(self, *, const: Any = None, values: "list | None" = None) -> None:
-        self.const, self.values = const, values
+    __slots__ = ("const", "values", "few", "fmt")
+
+    def __init__(self, *, const: Any = None, values: "list | None" = None,
+                 fmt: "tuple[str, str] | None" = None) -> None:
+        self.const, self.values, self.fmt = const, values, fmt
         #: the values are of one kind, and few are distinct (rows may share dicts of them; see _dicts)
         self.few = False
 
@@ -113,11 +159,12 @@ class _Column:
 class _Group:
     """A node's work for one group of rows: its job ids and, per row, what makes its Job."""
 
-    __slots__ = ("ids", "shorts", "param_keys", "input_keys", "requested_keys", "perf_keys", "items")
+    __slots__ = ("ids", "shorts", "param_keys", "input_keys", "requested_keys", "perf_keys", "items", "shape")
 
     ids: list[str]
     shorts: list[str]
     items: Iterator[tuple]
+    shape: _JobShape  # (the node's, or its copy for packed jobs)
 
 
 class _Columns:
@@ -150,13 +197,16 @@ class _Columns:
         for i, value in zip(index, values):
             column[i] = value
 
+    def output_format(self, node: str, port: str, info_of: Mapping[str, _NodeInfo]) -> tuple[str, str]:
+        """(prefix, suffix): the path of ``node``'s output ``port`` is prefix + short id + suffix (as Job.outputs)."""
+        rel = out_rels(info_of[node])[port]
+        return f"{os.path.join(self.root, node, '')}{node}_id_", "" if rel is None else f"/{rel}"
+
     def outputs_of(self, node: str, port: str, info_of: Mapping[str, _NodeInfo]) -> list[str]:
         """Each row's path of ``node``'s output ``port`` (as ``Job.outputs`` makes it)."""
         found = self._outputs.get((node, port))
         if found is None:
-            rel = out_rels(info_of[node])[port]
-            prefix = f"{os.path.join(self.root, node, '')}{node}_id_"
-            suffix = "" if rel is None else f"/{rel}"
+            prefix, suffix = self.output_format(node, port, info_of)
             found = self._outputs[(node, port)] = [f"{prefix}{s}{suffix}" for s in self.shorts[node]]
         return found
 
@@ -196,7 +246,8 @@ class _Columns:
                     group_of[i] = number
         nodes = []
         for info in self.infos:
-            made = [self.group(info, keys, index, info_of) for keys, index in self.groups.items()]
+            shape = job_shape(info, self.root, self.fragments)
+            made = [self.group(info, keys, index, info_of, shape) for keys, index in self.groups.items()]
             if self.whole:
                 self.ids[info.name], self.shorts[info.name] = made[0].ids, made[0].shorts
             else:
@@ -205,38 +256,41 @@ class _Columns:
                     self.put(ids, index, group.ids)
                     self.put(shorts, index, group.shorts)
                 self.ids[info.name], self.shorts[info.name] = ids, shorts
-            shape = job_shape(info, self.root, self.fragments)
             resources = {**self.base_slurm[info.name][0], **info.resources}
-            nodes.append((info.name, made[0] if self.whole else None, made, {}, resources, shape, {}, {}))
+            # two ids of the node with one short id: then (only) each job's is checked as it is made
+            ids, shorts = self.ids[info.name], self.shorts[info.name]
+            owners = {} if len(set(shorts)) != len(set(ids)) else None
+            nodes.append((info.name, made[0] if self.whole else None, made, owners, resources, [], {}))
         jobs: dict[str, Job] = {}
         for i in range(n_rows):
-            for name, lone, made, owners, resources, shape, edges, notes in nodes:
+            for name, lone, made, owners, resources, edges, notes in nodes:
                 group = lone or made[group_of[i]]
                 job_id, short, params, inputs, raw_parents, requested, perf = next(group.items)
                 job = jobs.get(job_id)
                 if job is None:
-                    owner = owners.setdefault(short, job_id)
+                    owner = job_id if owners is None else owners.setdefault(short, job_id)
                     if owner != job_id:
                         raise PlanError(f"short id collision in node {name!r}: {short} is the prefix of {owner} "
                                         f"and {job_id}")
                     parents = raw_parents if len(raw_parents) < 2 else tuple(sorted(set(raw_parents)))
                     jobs[job_id] = _new_job(job_id, short, name, params, inputs, parents, requested, i, resources,
-                                            False, NOTHING, shape, None, None)
+                                            False, NOTHING, group.shape, None, None)
+                    # (a new job's edges are new: a list, not a dict of a million of them)
                     for parent in (raw_parents if len(raw_parents) < 2 else dict.fromkeys(raw_parents)):
-                        edges[(parent, job_id)] = None
+                        edges.append((parent, job_id))
                 elif perf and any(job.params.get(k) != v for k, v in zip(group.perf_keys, perf)):
                     changed = sorted(k for k, v in zip(group.perf_keys, perf) if job.params.get(k) != v)
                     notes[f"{name}: rows differing only in perf params {', '.join(changed)} share one job; "
                           "the first row's values are used"] = None
         ignored = {k: None for info in self.infos for k in self.base_slurm[info.name][1]}
-        columns = [self.ids[info.name] for info in self.infos]
-        row_jobs = [(i, job_id) for i, row in enumerate(zip(*columns)) for job_id in row]
+        row_jobs = RowJobs([self.ids[info.name] for info in self.infos])
         # edges and notes node by node, as the row-by-row planner makes them
-        return Planned(jobs, row_jobs, [edge for node in nodes for edge in node[6]],
-                       [note for node in nodes for note in node[7]], list(ignored))
+        return Planned(jobs, row_jobs, [edge for node in nodes for edge in node[5]],
+                       [note for node in nodes for note in node[6]], list(ignored))
 
-    def group(self, info: _NodeInfo, keys: tuple, index: list[int], info_of: Mapping[str, _NodeInfo]) -> _Group:
-        """Node ``info`` over the rows ``index``, whose keys are ``keys`` (raises _Unplannable)."""
+    def group(self, info: _NodeInfo, keys: tuple, index: list[int], info_of: Mapping[str, _NodeInfo],
+              shape: _JobShape) -> _Group:
+        """Node ``info`` over the rows ``index``, whose keys are ``keys`` (raises _Unplannable); ``shape``: the node's."""
         n, rows, name = len(index), self.rows, info.name
         given: dict[str, str] = {}  # param -> the row key giving it
         for key in keys:
@@ -269,7 +323,11 @@ class _Columns:
             origins = None
             if sources and sources[0][0] == "output":
                 _, src_node, src_port = sources[0]
-                column = _Column(values=self.take(self.outputs_of(src_node, src_port, info_of), index))
+                if (name, port) in self.forwarded:  # (its paths go on to other nodes' columns)
+                    column = _Column(values=self.take(self.outputs_of(src_node, src_port, info_of), index))
+                else:  # the parent's short ids, the path around them made on access (Job.inputs)
+                    column = _Column(values=self.take(self.shorts[src_node], index),
+                                     fmt=self.output_format(src_node, src_port, info_of))
                 origins = self.take(self.ids[src_node], index)
                 parent_columns.append(origins)
             elif sources:
@@ -314,9 +372,12 @@ class _Columns:
             requested = iter(self.take(rows, index))
         else:
             requested = _dicts(group.requested_keys, [_Column(values=row_values(k)) for k in group.requested_keys], n)
-        group.items = zip(ids, group.shorts, _dicts(group.param_keys, list(params.values()), n),
-                          _dicts(group.input_keys, list(inputs.values()), n), parents, requested,
-                          _rows_of(perf.values(), n))
+        param_rows, packed_params = _packs(group.param_keys, list(params.values()), n)
+        input_rows, packed_inputs = _packs(group.input_keys, list(inputs.values()), n)
+        group.shape = shape if not (packed_params or packed_inputs) else shape.packed(
+            group.param_keys if packed_params else None, group.input_keys if packed_inputs else None,
+            tuple(c.fmt for c in inputs.values()) if packed_inputs else None)
+        group.items = zip(ids, group.shorts, param_rows, input_rows, parents, requested, _rows_of(perf.values(), n))
         return group
 
     def _keep(self, key: tuple[str, str], column: _Column, origins: "list | None", index: list[int]) -> None:
@@ -402,6 +463,10 @@ def _longest(column: _Column) -> int:
             if not -10 ** 18 < min(ints) <= max(ints) < 10 ** 18:
                 raise _Unplannable("a huge int")
         most = max(most, _SHORT_SCALAR)
+    if column.fmt is not None:
+        if "\x00" in column.fmt[0] + column.fmt[1]:
+            raise _Unplannable("NUL")
+        most += len(column.fmt[0]) + len(column.fmt[1])
     return most
 
 
@@ -421,6 +486,16 @@ def _dicts(keys: tuple, columns: "list[_Column]", n: int) -> Iterator[dict]:
         made: dict[tuple, dict] = {}
         return (made[t] if t in made else made.setdefault(t, dict(zip(keys, t))) for t in values)
     return map(dict, map(zip, repeat(keys), values))  # dict(zip(keys, t)) for each row's t, in C
+
+
+def _packs(keys: tuple, columns: "list[_Column]", n: int) -> tuple[Iterator, bool]:
+    """(each row's params or inputs, whether packed): shared dicts where rows share them (see _dicts), else
+    each row's tuple of the values held (see :class:`trackdag.job.Job`: a dict and a path per job were a
+    quarter of a million-configuration plan's memory)."""
+    varying = [c for c in columns if c.values is not None]
+    if not varying or (all(c.few for c in varying) and not any(c.fmt for c in varying)):
+        return _dicts(keys, columns, n), False
+    return zip(*(c.each(n) for c in columns)), True
 
 
 def _rows_of(columns: Any, n: int) -> Iterator[tuple]:
