@@ -54,7 +54,26 @@ def paused_gc() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                if not gc.get_freeze_count():
+                    _to_oldest()
                 gc.enable()
+
+
+def _to_oldest() -> None:
+    """Move every tracked object to the oldest generation, in O(1), without a collection.
+
+    What the paused work made is all still in the youngest generation, as
+    no collection ran: the first allocation after ``gc.enable()`` would walk
+    it all (0.3 s at 100,000 configurations, 3 s at a million) and the next
+    older generation's pass again.  Freezing then unfreezing splices the
+    generations' lists into the permanent one and back into the oldest.
+    (Only when nothing is frozen: unfreezing would also thaw what
+    :func:`settled` froze.)  A full collection still walks them, rarely:
+    it runs when the objects added since the last one are a quarter of
+    those it walked then.
+    """
+    gc.freeze()
+    gc.unfreeze()
 
 
 @contextlib.contextmanager
