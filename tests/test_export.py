@@ -63,6 +63,9 @@ def test_export_writes_every_view_and_table_and_a_manifest(root, tmp_path, fmt):
         assert item["rows"] == counts[name], name
         if fmt == "parquet":
             table = pq.read_table(path)
+            meta = pq.ParquetFile(path).metadata  # zstd (level 1: see export.PARQUET_OPTIONS)
+            assert {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups)
+                    for c in range(meta.num_columns)} <= {"ZSTD"}, name
         else:
             table = pacsv.read_csv(path)
         assert table.num_rows == item["rows"] and table.column_names == item["columns"], name

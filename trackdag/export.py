@@ -36,6 +36,9 @@ from .paths import check_dir, check_file, make_dir
 FORMATS = ("parquet", "csv")
 QUERY_FORMATS = ("table", "csv", "json", "parquet")
 MANIFEST = "manifest.json"
+#: zstd at level 1: at a million jobs 23 s and 645 MB for the 18 files, against 31-32 s and 678 MB at
+#: DuckDB's default level (any zstd reader reads either)
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def export_catalog(catalog: "str | os.PathLike", out: "str | os.PathLike", *, fm
         make_dir(out, "--out")  # only once the catalog opened: a bad --root leaves no empty folder
         con = cat.connection
         version = current_version(con)
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        options = PARQUET_OPTIONS if fmt == "parquet" else "FORMAT csv, HEADER true"
         for rel in describe(con):
             file = f"{rel.name}.{fmt}"
             target = os.path.join(out, file)
