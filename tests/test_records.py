@@ -270,3 +270,42 @@ def test_a_reader_mid_run_does_not_slow_job_starts(tmp_path):
     during = [s for s in starts if started_hold["at"] + 0.5 <= s <= started_hold["until"] - 0.5]
     # 2 workers, 0.4 s jobs: about 5 starts a second, hold or no hold (3 s of hold: at least 10)
     assert len(during) >= 10, (len(during), started_hold)
+
+
+def test_a_runner_killed_between_its_done_attempt_and_its_done_record_does_not_run_the_job_twice(tmp_path, ledger):
+    # A runner records a finished job as .result.json, then its attempt, then done.json; kill -9 between
+    # the last two leaves an attempt saying done in a folder that is not done, and its .running marks.
+    # Made here by hand, exactly: done.json removed and the marks put back (the runner's pid is gone).
+    from trackdag.records import mark_running
+
+    root = tmp_path / "out"
+    run({"job.i": [1, 2]}, pipeline=single("job", sleep=0, spawn=False), root=root, backend="local")
+    folders = {json.loads((f / "job_config.json").read_text())["requested"]["job.i"]: f
+               for f in root.glob("job/*") if (f / "job_config.json").exists()}
+    gone = subprocess.Popen(["true"], start_new_session=True)
+    gone.wait()
+    for i, folder in folders.items():
+        (folder / "done.json").unlink()
+        if i == 2:
+            (folder / "out.json").unlink()  # its output is gone too: it cannot be done, so it runs again
+        config = json.loads((folder / "job_config.json").read_text())
+        mark_running(folder, {"pid": gone.pid, "pgid": gone.pid, "host": os.uname().nodename, "started": 1.0,
+                              "attempt": 1, "run_id": "r", "job_id": config["job_id"]})
+    assert len(ledger.read_text().splitlines()) == 2
+    res = run({"job.i": [1, 2]}, pipeline=single("job", sleep=0, spawn=False), root=root, backend="local")
+    assert (res.counts.cached, res.counts.done) == (1, 1)
+    assert [Path(line) for line in ledger.read_text().splitlines()][2:] == [folders[2]]  # only job 2 ran again
+    assert not list(root.glob("job/*/.running")) and not list((root / ".trackdag" / "running").glob("*"))
+    assert [a["status"] for a in read_attempts(folders[1])] == ["done"]
+    assert json.loads((folders[1] / "done.json").read_text())["stats"]["out"]  # the outputs' stats, as a runner's
+    two = read_attempts(folders[2])
+    assert [(a["status"], a["error"]) for a in two] == [
+        ("cancelled", "interrupted: the runner stopped before the job's done record was written"), ("done", None)]
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    attempts = con.execute("SELECT j.folder, a.attempt, a.status FROM attempts a JOIN jobs j USING (job_id) "
+                           "ORDER BY 1, 2").fetchall()
+    states = con.execute("SELECT folder, status FROM jobs ORDER BY 1").fetchall()
+    con.close()
+    assert attempts == sorted([(str(folders[1]), 1, "done"), (str(folders[2]), 1, "cancelled"),
+                               (str(folders[2]), 2, "done")])
+    assert states == sorted([(str(folders[1]), "done"), (str(folders[2]), "done")])

@@ -41,6 +41,7 @@ from .paths import PathError, check_dir, check_file, make_dir
 from .layout import is_done, read_config_id, read_done, write_job_folder
 from .matrix import DEFAULT_GRID_LIMIT, ParamsSpec, expand, gives_no_params, load_params
 from .order import Fill, check_fill, filled_rows, plan_fill
+from .orphans import stop_orphans
 from .pipeline import Pipeline, load_pipeline
 from .plan import Job, Plan, plan as make_plan
 
@@ -276,36 +277,6 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise _Terminated()
 
 
-def _stop_orphans(root: str, now: float) -> list[str]:
-    """Jobs a dead runner left behind (``<root>/.trackdag/running/``): stopped if on this host, their attempt recorded.
-
-    The watchdog of the dead runner normally killed them already; this is
-    the second line.  An attempt with no record in its folder gets a
-    cancelled one ("interrupted").  Returns the folders, for the catalog to
-    import.
-    """
-    from .execute.runner import kill_running_job
-    from .records import attempt_numbers, running_marks, unmark_running, write_attempt
-    from .records import INTERRUPTED
-
-    found = []
-    for mark in running_marks(root):
-        folder, attempt, started = mark["folder"], mark.get("attempt"), mark.get("started")
-        kill_running_job(folder)
-        if isinstance(attempt, int) and attempt not in attempt_numbers(folder) and os.path.isdir(folder):
-            try:
-                write_attempt(folder, {
-                    "job_id": mark.get("job_id"), "attempt": attempt, "run_id": mark.get("run_id"),
-                    "status": "cancelled", "started": started, "ended": now, "host": mark.get("host"),
-                    "pid": mark.get("pid"), "duration": max(0.0, now - started) if started else None,
-                    "error": INTERRUPTED})
-            except OSError:
-                pass
-        unmark_running(folder, mark.get("job_id") or "")
-        found.append(folder)
-    return found
-
-
 def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | os.PathLike" = DEFAULT_ROOT,
         catalog: "str | os.PathLike | None" = None, backend: str = "ray", workers: int | None = None,
         ray_address: str | None = None, ray_timeout: float | None = None,
@@ -371,7 +342,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
         kept.enter_context(start)
         cat.ensure_schema()
         now = time.time()
-        orphans = _stop_orphans(the_plan.root, now)
+        orphans = stop_orphans(the_plan.root, now, hash_outputs=hash_outputs)
         status = disk_states(the_plan)
         # What the folders know and the catalog missed (a dead driver, a reader, a deleted catalog).
         recover(cat, the_plan.root, the_plan, status, now, orphans)
