@@ -270,3 +270,31 @@ def test_a_reader_builds_the_views_from_the_keys_the_writer_kept(tmp_path, monke
     with trackdag.open_catalog(res.catalog) as cat:
         assert cat.sql('SELECT DISTINCT "metrics.ev.late" FROM results_ev').fetchall() == [(5,)]
     assert reads == [1]
+
+
+def test_lineage_keeps_one_row_per_ancestor_at_its_shortest_depth(tmp_path):
+    # a diamond with a shortcut: c reads a directly and through b, so a is c's ancestor by two paths
+    # (depths 1 and 2); lineage has one row for it, at depth 1.
+    tool = tmp_path / "cat.py"
+    tool.write_text("import sys\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\n"
+                    "open(args.pop('out'), 'w').write(repr(sorted(args.items())))\n")
+    exe = f"{shlex.quote(sys.executable)} {shlex.quote(str(tool))}"
+    a = ProcessNode(name="a", executable=exe, out_paths={"out": "a.txt"}, algo_params={"k": 1})
+    b = ProcessNode(name="b", executable=exe, in_paths={"src"}, out_paths={"out": "b.txt"})
+    c = ProcessNode(name="c", executable=exe, in_paths={"x", "y"}, out_paths={"out": "c.txt"})
+    a.outputs["out"].connect(b.inputs["src"])
+    a.outputs["out"].connect(c.inputs["x"])
+    b.outputs["out"].connect(c.inputs["y"])
+    res = run({"a.k": [1, 2]}, pipeline=Pipeline([a, b, c]), root=tmp_path / "out", backend="local", workers=2,
+              cwd=str(tmp_path))
+    assert res.exit_code == 0
+    con = duckdb.connect(res.catalog, read_only=True)
+    try:
+        rows = con.execute("SELECT node, ancestor_node, depth, count(*) FROM lineage "
+                           "GROUP BY ALL ORDER BY node, depth, ancestor_node").fetchall()
+        pairs = con.execute("SELECT count(*), count(DISTINCT (job_id, ancestor_id)) FROM lineage").fetchone()
+    finally:
+        con.close()
+    assert rows == [("a", "a", 0, 2), ("b", "b", 0, 2), ("b", "a", 1, 2),
+                    ("c", "c", 0, 2), ("c", "a", 1, 2), ("c", "b", 1, 2)]
+    assert pairs == (12, 12)

@@ -94,22 +94,27 @@ LEFT JOIN param_sets s ON s.job_id = r.job_id
 WHERE starts_with(r.key, 'metrics.');
 
 -- lineage: Which jobs does each job depend on, directly or not (the job itself included at depth 0)?
+-- The walk keeps every path (UNION ALL: the edges form a DAG, so it ends, and a job's paths are
+-- bounded by its pipeline's few nodes); each pair keeps its shortest depth before the two joins,
+-- which then see one row per pair (0.9 s against 1.6-1.8 s with UNION at 1,000,000 jobs).
 CREATE OR REPLACE VIEW lineage AS
 WITH RECURSIVE walk(job_id, ancestor_id, depth) AS (
     SELECT job_id, job_id, 0 FROM jobs
-    UNION
+    UNION ALL
     SELECT w.job_id, e.parent_id, w.depth + 1
     FROM walk w
     JOIN edges e ON e.child_id = w.ancestor_id
+),
+best AS (
+    SELECT job_id, ancestor_id, min(depth) AS depth FROM walk GROUP BY ALL
 )
 SELECT
-    w.job_id,
+    b.job_id,
     j.node,
-    w.ancestor_id,
+    b.ancestor_id,
     a.node AS ancestor_node,
     a.short_id AS ancestor_short_id,
-    min(w.depth) AS depth
-FROM walk w
-JOIN jobs j ON j.job_id = w.job_id
-JOIN jobs a ON a.job_id = w.ancestor_id
-GROUP BY ALL;
+    b.depth
+FROM best b
+JOIN jobs j ON j.job_id = b.job_id
+JOIN jobs a ON a.job_id = b.ancestor_id;
