@@ -90,6 +90,8 @@ b = ProcessNode(name="b", executable=exe, in_paths={"src"}, out_paths={"out": "o
 a.outputs["out"].connect(b.inputs["src"])
 res = run({"a.p": list(range(30))}, pipeline=Pipeline([a, b]), root="r", backend="local", workers=2)
 assert res.exit_code == 0 and res.counts.done == 60, res.counts
+again = run({"a.p": list(range(30))}, pipeline=Pipeline([a, b]), root="r", backend="local", workers=2)
+assert again.exit_code == 0 and again.counts.cached == 60, again.counts  # (a rerun checks for stale folders)
 print(sorted(m for m in ("pyarrow", "pandas") if m in sys.modules))
 con = duckdb.connect("r/catalog.duckdb", read_only=True)
 print(con.execute("SELECT count(*), sum(value_num) FROM results WHERE key LIKE '%x'").fetchall())
@@ -100,7 +102,8 @@ print("pyarrow" in sys.modules)
 
 
 def test_a_small_run_with_results_never_imports_pyarrow_or_pandas(tmp_path):
-    """Two nodes with results, 60 jobs: registration, outcome batches, results and param sets, no pyarrow."""
+    """Two nodes with results, 60 jobs, run then rerun: registration, outcome batches, results, param sets
+    and the rerun's look for stale folders, no pyarrow."""
     (tmp_path / "prog.py").write_text(PROGRAM)
     (tmp_path / "script.py").write_text(SCRIPT)
     out = subprocess.run([sys.executable, "script.py", str(tmp_path / "prog.py")], capture_output=True, text=True,
@@ -112,3 +115,24 @@ def test_a_small_run_with_results_never_imports_pyarrow_or_pandas(tmp_path):
     assert lines[1] == "[(60, 900.0)]", out.stdout
     assert lines[2] == "[(60, 60)]", out.stdout
     assert lines[3] == "True", out.stdout
+
+
+BUDGET = """\
+import sys
+import duckdb
+from trackdag.catalog.batch import LIST_VALUES, put
+con = duckdb.connect()
+size = LIST_VALUES // 4
+for i in range(4):  # the budget's worth of batches, each far below it, go in as lists
+    put(con, f"td_{i}", {"a": list(range(size))}, {"a": "BIGINT"})
+    assert "pyarrow" not in sys.modules, i
+put(con, "td_next", {"a": [1]}, {"a": "BIGINT"})  # the budget is spent: pyarrow from now on
+assert "pyarrow" in sys.modules
+assert con.execute("SELECT count(*), sum(a) FROM td_3").fetchone() == (size, size * (size - 1) // 2)
+print("ok")
+"""
+
+
+def test_batches_go_in_as_lists_until_the_process_has_put_its_budget_through_them(tmp_path):
+    out = subprocess.run([sys.executable, "-c", BUDGET], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]

@@ -10,12 +10,15 @@ importing pyarrow takes 0.3 s, and pyarrow imports pandas when pandas is
 installed (its first ``pa.array`` asks whether the list is a pandas
 object), which took another 0.2-0.65 s on this project's 2-core machine
 kind.  That was a fifth of a 2,000-job run's driver CPU, and a whole run of
-a small sweep never needs pyarrow for anything else.  So a batch of at most
-:data:`LIST_VALUES` values becomes a temporary table made from DuckDB list
-parameters (``unnest($1::VARCHAR[])``, converted in DuckDB's C++; about
-1.5 us per value, no import), unless pyarrow is imported already (a
-notebook's process, a big plan's earlier chunks).  Both ways give the same
-rows; a test holds them equal.
+a small sweep never needs pyarrow for anything else.  So batches become
+temporary tables made from DuckDB list parameters (``unnest($1::VARCHAR[])``,
+converted in DuckDB's C++; about 1.5 us per value, no import) until a
+process has put :data:`LIST_VALUES` values through them, about what the
+imports would have cost; after that, and whenever pyarrow is imported
+already (a notebook's process), they go through pyarrow.  A mid-size run
+(a no-op rerun of 20,000 jobs hands over 60,000 values in one batch) pays
+a tenth of a second, not the imports; a big plan pays at most the imports
+twice over.  Both ways give the same rows; a test holds them equal.
 
 Example:
     >>> import duckdb
@@ -30,9 +33,11 @@ from __future__ import annotations
 import sys
 from typing import Any, Mapping, Sequence
 
-#: a batch of at most this many values (rows x columns) goes in as DuckDB list parameters, a bigger one
-#: through pyarrow (list parameters cost about ten times pyarrow's time per value: 0.08 s here)
-LIST_VALUES = 50_000
+#: values (rows x columns) a process puts in as DuckDB list parameters before the rest goes through pyarrow:
+#: list parameters cost about ten times pyarrow's time per value, 300,000 of them about 0.45 s, which is
+#: what importing pyarrow and pandas costs (0.5-0.9 s on this project's 2-core machine kind)
+LIST_VALUES = 300_000
+_listed = 0  # values put in as list parameters so far by this process (approximate across threads)
 
 #: the SQL types the catalog's batches use, as pyarrow types (by name: pyarrow is imported only for bulk)
 _ARROW = {"VARCHAR": "string", "BIGINT": "int64", "INTEGER": "int32", "DOUBLE": "float64", "BOOLEAN": "bool_",
@@ -43,20 +48,23 @@ def put(con: Any, name: str, columns: Mapping[str, Sequence[Any]], types: Mappin
         *, arrow: "bool | None" = None) -> None:
     """Make ``name`` on ``con`` a relation of ``columns`` (equal-length lists), typed by ``types`` (SQL).
 
-    ``arrow``: force one way (tests); by default lists up to :data:`LIST_VALUES` values, unless
-    pyarrow is imported already.
+    ``arrow``: force one way (tests); by default lists while this process has put fewer than
+    :data:`LIST_VALUES` values through them, this batch included, unless pyarrow is imported already.
     Undo with :func:`drop`.  TIMESTAMPTZ values are aware datetimes (or None).
     """
     lengths = {len(values) for values in columns.values()}
     if len(lengths) > 1:
         raise ValueError(f"{name}: columns of different lengths {sorted(lengths)}")
     rows = lengths.pop() if lengths else 0
+    global _listed
+    values = rows * len(columns)
     if arrow is None:
-        arrow = rows * len(columns) > LIST_VALUES or "pyarrow" in sys.modules
+        arrow = "pyarrow" in sys.modules or _listed + values > LIST_VALUES
     drop(con, name)  # (one left by a failed batch, made the other way, would shadow or clash)
     if arrow:
         con.register(name, _arrow_table(columns, types))
     else:
+        _listed += values
         select = ", ".join(f"unnest(${i}::{types[col]}[]) AS {_q(col)}" for i, col in enumerate(columns, 1))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}",
                     [v if isinstance(v, list) else list(v) for v in columns.values()])
