@@ -75,6 +75,25 @@ def test_register_plan_bulk(tmp_path, src):
     assert cat.query("SELECT count(*) FROM run_jobs") == [(8,)]
 
 
+def test_a_rerun_with_known_and_new_jobs_updates_the_known_and_inserts_the_new(tmp_path, src):
+    """A chunk mixing jobs the catalog knows (only their state and command change) and new ones."""
+    rows = [{"predict.src": str(src), "evaluate.thresh": t} for t in (0.1, 0.2)]
+    cat, p1, _ = _register(tmp_path, src, rows[:1])
+    p2 = plan(two_stage(), rows, tmp_path / "out")
+    cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                   "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    with cat.transaction() as con:
+        con.execute("UPDATE jobs SET attempts = 2, error = 'old'")
+    attempts = cat.register_plan("r2", p2, {j: "done" if j in p1.jobs else "planned" for j in p2.jobs})
+    assert attempts == {j: 2 if j in p1.jobs else 0 for j in p2.jobs}
+    got = {r[0]: r[1:] for r in cat.query("SELECT job_id, status, first_run, last_run, error, "
+                                          "command IS NOT NULL AND folder IS NOT NULL FROM jobs")}
+    assert got == {j: ("done", "r1", "r2", None, True) if j in p1.jobs else ("planned", "r2", "r2", None, True)
+                   for j in p2.jobs}
+    assert cat.query("SELECT count(*) FROM params") == [(14,)]
+    assert cat.query("SELECT count(*) FROM edges") == [(2,)]
+    assert cat.query("SELECT count(*), count(DISTINCT job_id) FROM param_sets") == [(3, 3)]
+
 def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatch):
     """Jobs go in by chunks of REGISTER_CHUNK: chunk boundaries change no row, first run or second."""
     from trackdag.catalog import register

@@ -71,8 +71,8 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
         start += len(jobs)
         if registered is not None:
             registered.update(j.job_id for j in jobs)
-        known.update(_register_chunk(con, path, run_id, jobs, plan, status))
         put(con, "td_chunk_ids", {"job_id": [j.job_id for j in jobs]}, {"job_id": "VARCHAR"})
+        known.update(_register_chunk(con, path, run_id, jobs, plan, status))
         new = "SELECT job_id FROM td_chunk_ids ANTI JOIN param_sets USING (job_id)"
         count = con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0]
         if count:
@@ -96,41 +96,54 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
 
 def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
                     status: Mapping[str, str]) -> dict[str, int]:
-    """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known."""
-    put(con, "td_plan", {
-        "job_id": [j.job_id for j in jobs],
-        "short_id": [j.short_id for j in jobs],
-        "node": [j.node for j in jobs],
-        "folder": [j.folder for j in jobs],
-        "command": [j.command for j in jobs],
-        "status": [status[j.job_id] for j in jobs],
-        "requested": [_JSON(j.requested) for j in jobs],
-        "resolved": [_JSON_LIST(j.resolved) for j in jobs],
-    }, dict.fromkeys(("job_id", "short_id", "node", "folder", "command", "status", "requested", "resolved"),
-                     "VARCHAR"))
-    clash = con.execute(
-        "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
-        "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
-    ).fetchone()
-    if clash:
-        raise PlanError(f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
-                        f"in {path}, and {clash[3]} has the same prefix")
+    """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known.
+
+    ``td_chunk_ids`` holds the chunk's job ids.  A job the catalog knows (a
+    rerun's) gets only its new state and command: its other columns are its
+    id's, so they are not made again (a no-op rerun's registration was
+    mostly their JSON and paths).
+    """
     known = dict(con.execute(
-        "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_plan p ON j.job_id = p.job_id").fetchall())
-    con.execute(
-        "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
-        "first_run, last_run, attempts) "
-        "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 "
-        "FROM td_plan ANTI JOIN jobs USING (job_id)",
-        [run_id, run_id],
-    )
-    con.execute(
-        "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
-        "FROM td_plan p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
-        [run_id, run_id],
-    )
-    drop(con, "td_plan")
-    put(con, "td_params", _params_columns([j for j in jobs if j.job_id not in known], plan), PARAMS_TYPES)
+        "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_chunk_ids p ON j.job_id = p.job_id").fetchall())
+    fresh = [j for j in jobs if j.job_id not in known] if known else jobs
+    if fresh:
+        put(con, "td_plan", {
+            "job_id": [j.job_id for j in fresh],
+            "short_id": [j.short_id for j in fresh],
+            "node": [j.node for j in fresh],
+            "folder": [j.folder for j in fresh],
+            "command": [j.command for j in fresh],
+            "status": [status[j.job_id] for j in fresh],
+            "requested": [_JSON(j.requested) for j in fresh],
+            "resolved": [_JSON_LIST(j.resolved) for j in fresh],
+        }, dict.fromkeys(("job_id", "short_id", "node", "folder", "command", "status", "requested", "resolved"),
+                         "VARCHAR"))
+        clash = con.execute(
+            "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
+            "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
+        ).fetchone()
+        if clash:
+            raise PlanError(f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
+                            f"in {path}, and {clash[3]} has the same prefix")
+        con.execute(
+            "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
+            "first_run, last_run, attempts) "
+            "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 FROM td_plan",
+            [run_id, run_id],
+        )
+        drop(con, "td_plan")
+    if known:
+        again = [j for j in jobs if j.job_id in known]
+        put(con, "td_again", {"job_id": [j.job_id for j in again], "command": [j.command for j in again],
+                              "status": [status[j.job_id] for j in again]},
+            dict.fromkeys(("job_id", "command", "status"), "VARCHAR"))
+        con.execute(
+            "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
+            "FROM td_again p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
+            [run_id, run_id],
+        )
+        drop(con, "td_again")
+    put(con, "td_params", _params_columns(fresh, plan), PARAMS_TYPES)
     con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
     drop(con, "td_params")
     # the edges to each job's parents (before its param set: that walks them)
