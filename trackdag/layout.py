@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import stat
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -201,11 +202,23 @@ def _link(link: Path, target: Path) -> None:
 
 def read_record(folder: "str | os.PathLike", name: str) -> dict[str, Any] | None:
     """A JSON object trackdag wrote in a job folder (None if absent, unreadable or not an object)."""
+    # os.open/os.read: a no-op rerun reads every done record, and io's layers cost more than the read
     try:
-        with open(os.path.join(folder, name), encoding="utf-8") as fh:
-            record = json.load(fh)
+        fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        record = json.loads(b"".join(chunks).decode("utf-8"))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     return record if isinstance(record, dict) else None
 
 
@@ -249,7 +262,7 @@ def output_stats(outputs: Mapping[str, str], *, content: bool = False) -> dict[s
         except OSError:
             stats[name] = "missing"
             continue
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             stats[name] = None  # a folder changes whenever trackdag or the job adds a file: existence only
             continue
         stats[name] = [st.st_size, st.st_mtime_ns] + ([file_sha256(path)] if content else [])
