@@ -94,14 +94,16 @@ LEFT JOIN param_sets s ON s.job_id = r.job_id
 WHERE starts_with(r.key, 'metrics.');
 
 -- lineage: Which jobs does each job depend on, directly or not (the job itself included at depth 0)?
--- The walk keeps every path (UNION ALL: the edges form a DAG, so it ends, and a job's paths are
--- bounded by its pipeline's few nodes); each pair keeps its shortest depth before the two joins,
--- which then see one row per pair (0.9 s against 1.6-1.8 s with UNION at 1,000,000 jobs).
+-- The walk's rows are distinct within each step (all of a step's rows have its depth, so this is
+-- UNION's deduplication, without one hash table over every row: a gather's many paths to one
+-- ancestor stay one row per depth); each pair keeps its shortest depth before the two joins,
+-- which then see one row per pair (about half the time of UNION with the joins first, at
+-- 1,000,000 jobs; the edges form a DAG, so the walk ends).
 CREATE OR REPLACE VIEW lineage AS
 WITH RECURSIVE walk(job_id, ancestor_id, depth) AS (
     SELECT job_id, job_id, 0 FROM jobs
     UNION ALL
-    SELECT w.job_id, e.parent_id, w.depth + 1
+    SELECT DISTINCT w.job_id, e.parent_id, w.depth + 1
     FROM walk w
     JOIN edges e ON e.child_id = w.ancestor_id
 ),
