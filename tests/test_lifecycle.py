@@ -100,7 +100,8 @@ def test_sigkill_then_rerun_finishes_without_rerunning_finished_jobs(tmp_path, l
                       or (s == "failed" and "killed by SIG" in (e or "")))
         assert len(mine) - stopped <= runs.count(folder) <= len(mine), (folder.name, mine)
         assert mine[-1][0] == "done"
-        assert all(status == "cancelled" and error.startswith("interrupted") for status, error in mine[:-1])
+        assert all(status == "cancelled" and error.startswith("interrupted") for status, error in mine[:-1]), \
+            (folder.name, mine)
 
 
 def test_status_and_show_work_during_a_run_and_a_second_run_is_refused(tmp_path):

@@ -33,7 +33,7 @@ from ..records import INTERRUPTED, attempt_record, mark_running, unmark_running,
 from ..results import collect_result, write_result_json
 from .base import JobSpec, Outcome
 from .logs import LogCopier, default_limit
-from .watchdog import Watchdog
+from .watchdog import Watchdog, process_alive
 
 TAIL_BYTES = 2000
 #: how long a finished job's runner goes on copying logs that a process it left behind still writes
@@ -172,13 +172,12 @@ def _own_peak_kb() -> int:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether ``pid`` lives, as the watchdog judges it: a zombie (a killed driver not yet reaped) is dead.
+
+    The watchdog stops a job when its driver is a zombie; judged alive here, the attempt would be
+    recorded as a failure (killed by SIGTERM) instead of an interruption.
+    """
+    return process_alive(pid)
 
 
 def signal_name(number: int) -> str:

@@ -90,13 +90,13 @@ def main() -> None:
                 text = line.strip().decode("ascii", "replace")
                 if text[:1] in "+-w" and text[1:].isdigit():
                     {"+": groups.add, "-": groups.discard, "w": watched.add}[text[0]](int(text[1:]))
-        if watched and not all(_process_alive(pid) for pid in watched):
+        if watched and not all(process_alive(pid) for pid in watched):
             break  # the driver died: its jobs must not run on unsupervised
     if groups:
         _kill_all(groups)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
