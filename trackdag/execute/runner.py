@@ -171,15 +171,6 @@ def _own_peak_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` lives, as the watchdog judges it: a zombie (a killed driver not yet reaped) is dead.
-
-    The watchdog stops a job when its driver is a zombie; judged alive here, the attempt would be
-    recorded as a failure (killed by SIGTERM) instead of an interruption.
-    """
-    return process_alive(pid)
-
-
 def signal_name(number: int) -> str:
     """``SIGKILL`` for 9 (the number when it has no name).
 
@@ -326,7 +317,8 @@ def _conclude(spec: JobSpec, proc: subprocess.Popen, usage: Any, floor_kb: int, 
 
     if table is not None and table.cancelled.is_set() and code != 0:
         return outcome("cancelled", "cancelled")
-    if sig and spec.driver and spec.driver[0] == HOST and not _alive(spec.driver[1]):
+    # (judged as the watchdog judges it: a killed driver not yet reaped, a zombie, is dead)
+    if sig and spec.driver and spec.driver[0] == HOST and not process_alive(spec.driver[1]):
         return outcome("cancelled", INTERRUPTED)  # the watchdog stopped it: its driver is gone
     if timer.fired:
         return outcome("failed", f"timeout: still running after {spec.timeout:g}s, killed"
