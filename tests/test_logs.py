@@ -72,3 +72,21 @@ def test_a_capped_log_keeps_its_head_and_tail(tmp_path, limit):
     assert text.startswith("line-1\n") and text.endswith("line-500\n") and "left out" in text
     assert len(text) <= limit + 200
     assert not list(tmp_path.glob("stdout.log.tail*"))
+
+
+def test_the_stderr_tail_is_what_the_job_wrote_there_and_empty_when_it_wrote_nothing(tmp_path):
+    quiet, loud = tmp_path / "quiet", tmp_path / "loud"
+    quiet.mkdir(), loud.mkdir()
+    said = run_job(_spec(loud, "echo to-out; echo first >&2; echo last-words >&2; exit 3"))
+    assert said.status == "failed" and said.stderr_tail == "first\nlast-words\n", said
+    silent = run_job(_spec(quiet, "echo only-out; exit 3"))
+    assert silent.status == "failed" and silent.stderr_tail == "", silent
+    (quiet / "stderr.log").write_text("written after the job: not the job's\n")
+    assert run_job(_spec(quiet, "exit 4")).stderr_tail == ""  # the log is made anew for each attempt
+
+
+def test_a_pipe_closed_while_the_job_runs_and_one_held_open_are_both_followed(tmp_path):
+    # stdout closed at once, stderr written until the end: the copier follows each pipe on its own
+    outcome = run_job(_spec(tmp_path, "exec >&-; for i in 1 2 3; do echo e$i >&2; sleep 0.1; done; echo x > out.txt"))
+    assert outcome.status == "done" and outcome.stderr_tail == "e1\ne2\ne3\n", outcome
+    assert (tmp_path / "stdout.log").read_text() == ""

@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import threading
 import time
 from typing import IO, Any
@@ -34,6 +34,8 @@ from typing import IO, Any
 #: bytes kept of each log by default (100 MiB)
 DEFAULT_LIMIT = 100 * 1024 * 1024
 CHUNK = 1 << 16
+#: poll events that mean "read now": data, or the writer's end closed (read then gives b"")
+_READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 def default_limit() -> int:
@@ -134,11 +136,16 @@ class LogCopier:
             raise
         #: log path -> why writing it failed (a full disk), if it did
         self.errors: dict[str, str] = {}
-        self._selector = selectors.DefaultSelector()
+        # poll(2) straight: no selector object (and no epoll fd) per job; a closed pipe reads as POLLHUP
+        self._poll = select.poll()
         for fd in self._logs:
-            self._selector.register(fd, selectors.EVENT_READ)
+            self._poll.register(fd, _READABLE)
         self._open = set(self._logs)
         self._thread: threading.Thread | None = None
+
+    def copied(self, path: str) -> int:
+        """How many bytes went into the log at ``path`` so far (0: it is still empty)."""
+        return sum(log.total for log in self._logs.values() if log.path == path)
 
     def _read(self, fd: int) -> None:
         try:
@@ -151,8 +158,13 @@ class LogCopier:
             except OSError as exc:  # a full disk: keep draining, so the job never blocks
                 self.errors[self._logs[fd].path] = exc.strerror or str(exc)
         else:
-            self._selector.unregister(fd)
+            self._poll.unregister(fd)
             self._open.discard(fd)
+
+    def _wait(self, timeout: float | None = None) -> list[int]:
+        """The fds ready to read (or closed), waiting up to ``timeout`` seconds (None: for ever)."""
+        ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000) + 1))
+        return [fd for fd, _ in ready]
 
     def copy_until_exit(self, pid: int) -> tuple[int, Any]:
         """Copy the pipes until process ``pid`` (a child) ends; reap it and return its wait status and rusage."""
@@ -162,15 +174,15 @@ class LogCopier:
             self._in_background()
             return os.wait4(pid, 0)[1:]
         try:
-            self._selector.register(pidfd, selectors.EVENT_READ)
+            self._poll.register(pidfd, _READABLE)
             exited = False
             while not exited and self._open:
-                for key, _ in self._selector.select():
-                    if key.fd == pidfd:
+                for fd in self._wait():
+                    if fd == pidfd:
                         exited = True
                     else:
-                        self._read(key.fd)
-            self._selector.unregister(pidfd)
+                        self._read(fd)
+            self._poll.unregister(pidfd)
         finally:
             os.close(pidfd)
         return os.wait4(pid, 0)[1:]  # at once when it exited; else the pipes closed first, and it will
@@ -190,8 +202,8 @@ class LogCopier:
             if left <= 0:  # what was copied so far is on disk (unbuffered) for the job's outcome to read
                 self._in_background()
                 return
-            for key, _ in self._selector.select(left):
-                self._read(key.fd)
+            for fd in self._wait(left):
+                self._read(fd)
         self._close()
 
     def _in_background(self) -> None:
@@ -201,13 +213,12 @@ class LogCopier:
     def _copy(self) -> None:
         try:
             while self._open:
-                for key, _ in self._selector.select():
-                    self._read(key.fd)
+                for fd in self._wait():
+                    self._read(fd)
         finally:
             self._close()
 
     def _close(self) -> None:
-        self._selector.close()
         for fd, log in self._logs.items():
             try:
                 log.close()

@@ -309,7 +309,8 @@ def _conclude(spec: JobSpec, proc: subprocess.Popen, usage: Any, floor_kb: int, 
     code = proc.returncode
     exit_code, sig = (code, None) if code >= 0 else (None, -code)
     peak = int(usage.ru_maxrss) if usage.ru_maxrss > floor_kb else None
-    stderr_tail = tail(os.path.join(folder, STDERR))
+    stderr = os.path.join(folder, STDERR)
+    stderr_tail = tail(stderr) if copier.copied(stderr) else ""  # (most jobs say nothing there)
 
     def outcome(status: str, error: str | None, **extra: Any) -> Outcome:
         return _finish(spec, Outcome(spec.job_id, spec.attempt, status, exit_code, sig, started, ended, HOST,
