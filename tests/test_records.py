@@ -309,3 +309,25 @@ def test_a_runner_killed_between_its_done_attempt_and_its_done_record_does_not_r
     assert attempts == sorted([(str(folders[1]), 1, "done"), (str(folders[2]), 1, "cancelled"),
                                (str(folders[2]), 2, "done")])
     assert states == sorted([(str(folders[1]), "done"), (str(folders[2]), "done")])
+
+
+def test_a_running_mark_and_its_index_entry_are_one_file_and_go_together(tmp_path):
+    from trackdag.records import mark_running, running_marks, unmark_running
+
+    root = tmp_path / "out"
+    folders = [root / "node" / f"node_id_{i}" for i in range(2)]
+    for folder in folders:
+        folder.mkdir(parents=True)
+    stale = root / ".trackdag" / "running"
+    for i, folder in enumerate(folders):  # the first makes the index folder; the second replaces a stale entry
+        if i:
+            (stale / "j1.json").write_text("{}")
+        mark_running(folder, {"pid": 1, "pgid": 1, "host": "h", "started": 1.0, "attempt": 1, "run_id": "r",
+                              "job_id": f"j{i}"})
+        entry = stale / f"j{i}.json"
+        assert os.path.samefile(folder / ".running", entry)
+        assert json.loads(entry.read_text())["folder"] == str(folder)
+    assert sorted(m["job_id"] for m in running_marks(root)) == ["j0", "j1"]
+    assert sorted(os.listdir(stale)) == ["j0.json", "j1.json"]  # no temporary left
+    unmark_running(folders[0], "j0")
+    assert not (folders[0] / ".running").exists() and [m["job_id"] for m in running_marks(root)] == ["j1"]
