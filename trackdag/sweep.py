@@ -145,9 +145,7 @@ def disk_state(job: Job) -> str:
     Raises PlanError when the folder belongs to a different job (a short-id
     collision): we never overwrite another job's folder.
     """
-    if not os.path.isdir(job.folder):
-        return "planned"
-    record = read_done(job.folder)
+    record = read_done(job.folder)  # (no folder, or a file in its place: no record and no config, 'planned')
     owner = record.get("job_id") if record else read_config_id(job.folder)
     if owner is not None and owner != job.job_id:
         raise PlanError(f"short id collision: {job.folder} holds job {owner}, not {job.job_id}; "
