@@ -324,3 +324,28 @@ def test_kept_keeps_nothing_while_another_process_holds_the_catalog(tmp_path):
         holder.wait()
     with cat.kept() as kept:
         assert kept
+
+
+@pytest.mark.parametrize("spacing, expected", [(0, 1.0), (1e9, 5.0)])
+def test_batches_are_spaced_by_how_long_the_last_took_to_write_within_bounds(tmp_path, src, monkeypatch,
+                                                                             spacing, expected):
+    from trackdag.execute import scheduler
+
+    monkeypatch.setattr(scheduler, "FLUSH_SECONDS", 1.0)
+    monkeypatch.setattr(scheduler, "BATCH_SPACING", spacing)
+    cat, p, _ = _register(tmp_path, src, [{"predict.src": str(src)}])
+    job_id = next(iter(p.jobs))
+    recorder = scheduler.Recorder(Catalog(cat.path), "r1")
+    assert recorder.interval == 1.0
+    recorder.state(job_id, "running", started=time.time(), attempts=1)
+    recorder._last -= recorder.interval
+    recorder.maybe_flush()
+    recorder.written()
+    # a write takes milliseconds: 0 x that is below the floor, 1e9 x that above the cap
+    assert recorder.interval == expected and recorder._writing is None
+    recorder.state(job_id, "failed", ended=time.time(), error="boom")
+    recorder._last = time.monotonic() - 2.0  # 2 s since the last: due at the floor, not at the cap
+    recorder.maybe_flush()
+    assert (not recorder.states) == (expected == 1.0)
+    recorder.flush()
+    assert cat.query("SELECT status FROM jobs WHERE job_id = ?", [job_id]) == [("failed",)]

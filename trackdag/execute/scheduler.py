@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 #: seconds between micro-batches (TRACKDAG_FLUSH_SECONDS; tests stretch it to kill a driver between a job and its batch)
 FLUSH_SECONDS = float(os.environ.get("TRACKDAG_FLUSH_SECONDS", "1.0"))
+#: a batch waits at least this many times as long as the last one took to write, so that the catalog's
+#: writes take at most 1/20 of a busy run's time (a batch costs ~0.1 s however few jobs it holds) ...
+BATCH_SPACING = 20
+#: ... but the catalog is never further behind than this many seconds (or FLUSH_SECONDS, when longer)
+MAX_FLUSH_SECONDS = 5.0
 
 
 @dataclass
@@ -80,7 +85,9 @@ class Recorder:
     The job folders already hold every attempt and result (the runner wrote
     them), so the catalog only has to catch up: a flush during the run tries
     the catalog's lock once and, when a reader holds it, keeps the batch for
-    the next second.  The run never waits for a reader.  The last flush waits
+    the next one.  The run never waits for a reader.  Batches are a second
+    apart, more when writing one takes long (:data:`BATCH_SPACING`), at most
+    :data:`MAX_FLUSH_SECONDS`.  The last flush waits
     up to ``final_wait`` seconds; if the catalog is still held, the folders
     with unrecorded outcomes are noted in ``<root>/.trackdag/pending/`` and
     the next ``trackdag run`` or ``trackdag reindex`` records them.
@@ -111,6 +118,8 @@ class Recorder:
         #: (the folders keep every outcome) and ends with this error
         self.error: CatalogError | None = None
         self._last = time.monotonic()
+        #: seconds between batches: FLUSH_SECONDS, more when writing one takes long (see BATCH_SPACING)
+        self.interval = FLUSH_SECONDS
         self._writing: _BatchWrite | None = None  # the batch being written in the background
 
     def state(self, job_id: str, status: str, **extra: Any) -> None:
@@ -150,7 +159,7 @@ class Recorder:
         return True
 
     def maybe_flush(self) -> None:
-        """Once a second, start writing the batch so far in a thread of its own, without waiting for it.
+        """Every :attr:`interval` seconds, start writing the batch so far in a thread of its own, without waiting.
 
         The scheduling loop goes on handing out jobs meanwhile (a catalog
         write takes tens of milliseconds, longer than a short job).  One
@@ -163,7 +172,7 @@ class Recorder:
             if self._writing.is_alive():
                 return
             self.written()
-        if self.error is None and time.monotonic() - self._last >= FLUSH_SECONDS:
+        if self.error is None and time.monotonic() - self._last >= self.interval:
             batch = (self.states, self.attempts, self.results)
             self.states, self.attempts, self.results = [], [], []
             self._last = time.monotonic()
@@ -178,6 +187,7 @@ class Recorder:
             return
         write.join()
         if write.error is None:
+            self.interval = max(FLUSH_SECONDS, min(MAX_FLUSH_SECONDS, BATCH_SPACING * write.seconds))
             return
         # not written: back in front of what came since, as if it had never left
         self.states, self.attempts, self.results = (write.batch[0] + self.states, write.batch[1] + self.attempts,
@@ -230,12 +240,16 @@ class _BatchWrite(threading.Thread):
         self.catalog = catalog
         self.batch = batch
         self.error: BaseException | None = None
+        #: how long the write took (wall clock: the catalog is locked meanwhile)
+        self.seconds = 0.0
 
     def run(self) -> None:
+        started = time.monotonic()
         try:
             self.catalog.record(*self.batch, timeout=0)
         except BaseException as exc:  # taken in by Recorder.written, in the scheduling thread
             self.error = exc
+        self.seconds = time.monotonic() - started
 
 
 @dataclass(frozen=True)
