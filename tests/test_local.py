@@ -93,3 +93,78 @@ def test_devices_come_from_cuda_visible_devices():
     assert detect_devices({"CUDA_VISIBLE_DEVICES": "1,3"}) == ["1", "3"]
     assert detect_devices({"CUDA_VISIBLE_DEVICES": "-1"}) == []
     assert LocalExecutor(2, devices=["0"]).devices == ["0"]
+
+
+# -- jobs queued ahead (the executor's lookahead) ----------------------------------------------------------
+def _spec(folder: Path, job_id: str, script: str):
+    from trackdag.execute.base import JobSpec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return JobSpec(job_id, "n", str(folder), ("bash", "-c", script), {"out": str(folder / "out.txt")}, {}, 1)
+
+
+def _until(predicate, seconds=10.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_a_queued_job_starts_as_the_one_before_it_ends_without_the_scheduler(tmp_path):
+    ex = LocalExecutor(workers=1, devices=[])
+    assert ex.capacity == 1 and ex.lookahead == 1
+    ex.start()
+    try:
+        ex.submit(_spec(tmp_path / "a", "a", "sleep 0.2; echo x > out.txt"))
+        ex.submit(_spec(tmp_path / "b", "b", "echo x > out.txt"))  # queued: the one slot is taken
+        assert ex.take_started() == ["a"]
+        # nobody calls wait() or dispatch(): the thread that ran a starts b
+        assert _until(lambda: (tmp_path / "b" / "out.txt").exists())
+        assert ex.take_started() == ["b"]
+        outcomes = []
+        assert _until(lambda: outcomes.extend(ex.wait(0.1)) or len(outcomes) == 2)
+        assert sorted((o.job_id, o.status) for o in outcomes) == [("a", "done"), ("b", "done")]
+    finally:
+        ex.close()
+
+
+def test_after_a_failure_nothing_queued_starts_until_the_scheduler_has_seen_it(tmp_path):
+    ex = LocalExecutor(workers=1, devices=[])
+    ex.start()
+    try:
+        ex.submit(_spec(tmp_path / "a", "a", "exit 3"))
+        ex.submit(_spec(tmp_path / "b", "b", "echo x > out.txt"))
+        outcomes = []
+        assert _until(lambda: outcomes.extend(ex.wait(0.1)) or outcomes)
+        assert [(o.job_id, o.status) for o in outcomes] == [("a", "failed")]
+        assert ex.take_started() == ["a"] and not (tmp_path / "b" / "out.txt").exists()
+        assert ex.withdraw() == ["b"]  # (what --fail-fast does now) ...
+        ex.dispatch()
+        assert ex.wait(0.3) == [] and ex.take_started() == []  # ... so b never starts
+        ex.submit(_spec(tmp_path / "c", "c", "echo x > out.txt"))
+        assert _until(lambda: outcomes.extend(ex.wait(0.1)) or len(outcomes) == 2)
+        assert outcomes[1].job_id == "c" and outcomes[1].status == "done"
+    finally:
+        ex.close()
+
+
+def test_fail_fast_starts_nothing_after_the_first_failure_and_leaves_the_rest_planned(tmp_path):
+    from trackdag import Pipeline, ProcessNode
+
+    script = 'case "$1" in --i=0) exit 3;; esac; echo ok > "${2#--out=}"'
+    node = ProcessNode(name="job", executable=f"sh -c '{script}' sh", out_paths={"out": "out.txt"},
+                       algo_params={"i": 0})
+    root = tmp_path / "out"
+    res = run({"job.i": list(range(6))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1,
+              fail_fast=True)
+    assert (res.counts.failed, res.counts.done, res.counts.not_started) == (1, 0, 5), res.counts
+    assert len(_attempts(root)) == 1  # the job queued behind the failure was taken back, never run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    states = con.execute("SELECT status, attempts, count(*) FROM jobs GROUP BY ALL ORDER BY 1").fetchall()
+    con.close()
+    assert states == [("failed", 1, 1), ("planned", 0, 5)]
+    assert len(list(root.glob("job/*/.attempts/*.json"))) == 1
+    again = run({"job.i": list(range(1, 6))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1)
+    assert again.counts.done == 5 and again.exit_code == 0  # the planned ones run next time

@@ -9,9 +9,12 @@ A backend implements these methods::
     check(requests)    refuse, before anything runs, resources it can never give
     start()            acquire resources (threads, a Ray cluster)
     capacity           how many jobs may be in flight at once
+    lookahead          how many more it takes ahead, queued, to start as slots free (0: none)
     submit(spec)       start a job whose parents are done (it may queue)
     take_started()     jobs that left the backend's queue and started
     wait(timeout)      outcomes finished since the last call (may be empty)
+    dispatch()         start what is queued and fits, once the outcomes were taken in
+    withdraw()         take back the queued jobs that have not started
     cancel()           terminate every running job's process group
     close()            release everything
 
@@ -95,6 +98,9 @@ class Executor(abc.ABC):
     """A backend that runs job specs; see the module docstring."""
 
     name: str = "abstract"
+    #: jobs the scheduler may submit beyond :attr:`capacity`: the backend queues them and starts the
+    #: next one itself as a job ends, without waiting for the scheduler (see :meth:`dispatch`)
+    lookahead: int = 0
 
     @property
     @abc.abstractmethod
@@ -127,6 +133,18 @@ class Executor(abc.ABC):
         the right resources) reports a job here when it leaves that queue,
         so the catalog says 'queued' until then and 'running' after.
         """
+
+    def dispatch(self) -> None:
+        """Start the queued jobs that fit; the scheduler calls it after taking in :meth:`wait`'s outcomes.
+
+        A backend with a :attr:`lookahead` starts no queued job by itself
+        after an outcome that is not 'done' until :meth:`wait` has returned
+        it, so that ``--fail-fast`` can :meth:`withdraw` the queue first.
+        """
+
+    def withdraw(self) -> list[str]:
+        """Take back every queued job that has not started; their ids (they never ran: no outcome comes)."""
+        return []
 
     @abc.abstractmethod
     def cancel(self) -> None:

@@ -19,6 +19,13 @@ refused before any job runs (:meth:`LocalExecutor.check`).  Jobs start in
 the order they were submitted: one that does not fit yet waits, and so do
 the jobs behind it, so a big job is never starved by small ones.
 
+The scheduler may submit as many jobs again as there are slots
+(:attr:`~trackdag.execute.base.Executor.lookahead`): when a job ends well,
+the thread that ran it starts the next queued one at once, instead of
+waiting for the scheduler to take in the outcome and hand it a job (on a
+2-core machine that wait was 40% of a short job's slot).  After an outcome
+that is not 'done', nothing queued starts until the scheduler has seen it.
+
 Example:
     >>> ex = LocalExecutor(workers=2, devices=[])
     >>> ex.capacity
@@ -33,6 +40,7 @@ import math
 import os
 import queue
 import subprocess
+import threading
 import time
 from typing import Any, Iterable, Mapping
 
@@ -109,6 +117,14 @@ class LocalExecutor(Executor):
         self._next_device = 0
         self._capacity = self.workers
         self.table = ProcessTable()
+        #: guards the queue, the free resources and the futures: job threads start queued jobs too
+        self._lock = threading.RLock()  # (re-entered when a job ended before its callback was added)
+        #: outcomes that are not 'done' and that wait() has not returned yet: no queued job starts meanwhile
+        self._unseen_failures = 0
+
+    @property
+    def lookahead(self) -> int:  # type: ignore[override]
+        return self._capacity
 
     @property
     def capacity(self) -> int:
@@ -178,9 +194,9 @@ class LocalExecutor(Executor):
         return chosen
 
     def _dispatch(self) -> None:
-        """Start queued jobs in order while the next one fits."""
+        """Start queued jobs in order while the next one fits (with the lock held)."""
         assert self._pool is not None, "start() first"
-        while self._queue:
+        while self._queue and not self._unseen_failures:
             spec = self._queue[0]
             need = _need(spec.resources)
             if need.cpus > self._free_cpus + 1e-9 or need.memory > self._free_memory:
@@ -195,8 +211,22 @@ class LocalExecutor(Executor):
                 spec = dataclasses.replace(spec, env={**(spec.env or {}), "CUDA_VISIBLE_DEVICES": ",".join(gpus)})
             future = self._pool.submit(run_job, spec, self.table)
             self._futures[future] = (spec, need, gpus)
-            future.add_done_callback(self._finished.put)
             self._started.append(spec.job_id)
+            future.add_done_callback(self._ended)  # (at once, in this thread, if it already ended)
+
+    def _ended(self, future: cf.Future) -> None:
+        """In the job's thread as it ends: free its resources, start what is queued (after a 'done' only)."""
+        try:
+            ok = future.result().status == "done"
+        except BaseException:  # (a bug in run_job; wait() reports it)
+            ok = False
+        with self._lock:
+            spec, need, gpus = self._futures[future]
+            self._release(need, gpus)
+            if not ok:
+                self._unseen_failures += 1
+            self._dispatch()
+        self._finished.put(future)
 
     def _release(self, need: _Need, gpus: Mapping[str, float]) -> None:
         self._free_cpus += need.cpus
@@ -206,11 +236,23 @@ class LocalExecutor(Executor):
 
     # -- the executor interface -------------------------------------------------------
     def submit(self, spec: JobSpec) -> None:
-        self._queue.append(spec)
-        self._dispatch()
+        with self._lock:
+            self._queue.append(spec)
+            self._dispatch()
+
+    def dispatch(self) -> None:
+        with self._lock:
+            self._dispatch()
+
+    def withdraw(self) -> list[str]:
+        with self._lock:
+            taken = [spec.job_id for spec in self._queue]
+            self._queue.clear()
+        return taken
 
     def take_started(self) -> list[str]:
-        started, self._started = self._started, []
+        with self._lock:
+            started, self._started = self._started, []
         return started
 
     def wait(self, timeout: float) -> list[Outcome]:
@@ -227,21 +269,25 @@ class LocalExecutor(Executor):
             done.append(self._finished.get_nowait())
         outcomes = []
         for future in done:
-            spec, need, gpus = self._futures.pop(future)
-            self._release(need, gpus)
+            with self._lock:
+                spec, _, _ = self._futures.pop(future)
             try:
                 outcomes.append(future.result())
             except Exception as exc:  # a bug in run_job must not hang the run
                 now = time.time()
                 outcomes.append(Outcome(spec.job_id, spec.attempt, "failed", None, None, now, now, HOST,
                                         error=f"internal error: {type(exc).__name__}: {exc}"))
-        self._dispatch()
-        return outcomes
+        seen = sum(1 for o in outcomes if o.status != "done")
+        if seen:
+            with self._lock:
+                self._unseen_failures -= seen
+        return outcomes  # (the scheduler calls dispatch() once it has taken them in)
 
     def cancel(self) -> None:
         now = time.time()
-        queued = list(self._queue)
-        self._queue.clear()
+        with self._lock:
+            queued = list(self._queue)
+            self._queue.clear()
         self.table.terminate_all()
         # Jobs still waiting for resources never started: they are cancelled as they stand.
         if queued:
@@ -249,10 +295,14 @@ class LocalExecutor(Executor):
                 done: cf.Future = cf.Future()
                 done.set_result(Outcome(spec.job_id, spec.attempt, "cancelled", None, None, now, now, HOST,
                                         error="cancelled before it started"))
-                self._futures[done] = (spec, _Need(0, 0, 0), {})
+                with self._lock:
+                    self._futures[done] = (spec, _Need(0, 0, 0), {})
+                    self._unseen_failures += 1  # (as _ended counts it; wait() takes it back)
                 self._finished.put(done)
 
     def close(self) -> None:
+        with self._lock:
+            self._queue.clear()  # nothing more may start while the pool shuts down
         if self._pool is not None:
             if self._futures:  # still running: an error or Ctrl-C got us here
                 self.table.terminate_all(grace=1.0)

@@ -381,6 +381,13 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             recorder.state(job_id, "running", started=now)
             emit("started", job_id)
 
+    def withdraw() -> None:
+        """No new job starts: take back what the executor queued ahead; those jobs stay planned."""
+        for job_id in executor.withdraw():
+            running.discard(job_id)
+            tries[job_id] -= 1
+            recorder.state(job_id, "planned", ended=None, attempts=attempts_before.get(job_id, 0), error=None)
+
     def finish(outcome: Outcome) -> None:
         job_id = outcome.job_id
         running.discard(job_id)
@@ -408,7 +415,8 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
 
     try:
         while pending:
-            while ready and not stop_submitting and len(running) < executor.capacity:
+            # (with a lookahead, the executor starts the jobs queued ahead as slots free: see Executor)
+            while ready and not stop_submitting and len(running) < executor.capacity + executor.lookahead:
                 job_id = ready.popleft()
                 if job_id not in pending or job_id in running:
                     continue
@@ -424,6 +432,8 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 executor.submit(job_spec(plan, plan.jobs[job_id], attempt, options=options))
                 running.add(job_id)
                 recorder.state(job_id, "queued", ended=None, attempts=attempt, error=None)
+            if stop_submitting:
+                withdraw()
             if submitted is not None:
                 submitted()
                 submitted = None
@@ -436,6 +446,9 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 finish(outcome)
                 if outcome.status == "failed" and outcome.job_id not in running and outcome.job_id not in ready:
                     stop_submitting = stop_submitting or fail_fast
+            if stop_submitting:
+                withdraw()
+            executor.dispatch()
             recorder.maybe_flush()
             if on_tick is not None:
                 on_tick()
@@ -444,6 +457,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
         result.interrupted = True
         stop_submitting = True
         shield_interrupts()  # a second Ctrl-C must not cut the clean-up short
+        withdraw()  # (queued ahead, never started: they stay planned)
         executor.cancel()
         deadline = time.monotonic() + 10
         while running and time.monotonic() < deadline:
