@@ -168,3 +168,24 @@ def test_fail_fast_starts_nothing_after_the_first_failure_and_leaves_the_rest_pl
     assert len(list(root.glob("job/*/.attempts/*.json"))) == 1
     again = run({"job.i": list(range(1, 6))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1)
     assert again.counts.done == 5 and again.exit_code == 0  # the planned ones run next time
+
+
+def test_a_retry_queued_ahead_and_taken_back_by_fail_fast_keeps_the_attempts_it_made(tmp_path):
+    from trackdag import Pipeline, ProcessNode
+
+    script = 'case "$1" in --i=0|--i=1) exit 3;; esac; echo ok > "${2#--out=}"'
+    node = ProcessNode(name="job", executable=f"sh -c '{script}' sh", out_paths={"out": "out.txt"},
+                       algo_params={"i": 0})
+    root = tmp_path / "out"
+    # 1 worker: job 0 fails, job 1 (queued ahead) fails, job 0's retry fails and stops the run while
+    # job 1's retry is queued ahead: it is taken back, with its one attempt
+    res = run({"job.i": list(range(4))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1,
+              fail_fast=True, retry=1)
+    assert (res.counts.failed, res.counts.done, res.counts.not_started) == (1, 0, 3), res.counts
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    states = con.execute("SELECT json_extract(requested, '$.\"job.i\"')::INT, status, attempts FROM jobs "
+                         "ORDER BY 1").fetchall()
+    tried = con.execute("SELECT count(*) FROM attempts").fetchall()[0][0]
+    con.close()
+    assert states == [(0, "failed", 2), (1, "planned", 1), (2, "planned", 0), (3, "planned", 0)]
+    assert tried == 3 and len(list(root.glob("job/*/.attempts/*.json"))) == 3

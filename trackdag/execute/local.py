@@ -220,13 +220,15 @@ class LocalExecutor(Executor):
             ok = future.result().status == "done"
         except BaseException:  # (a bug in run_job; wait() reports it)
             ok = False
-        with self._lock:
-            spec, need, gpus = self._futures[future]
-            self._release(need, gpus)
-            if not ok:
-                self._unseen_failures += 1
-            self._dispatch()
-        self._finished.put(future)
+        try:
+            with self._lock:
+                spec, need, gpus = self._futures[future]
+                self._release(need, gpus)
+                if not ok:
+                    self._unseen_failures += 1
+                self._dispatch()
+        finally:  # whatever happened here, wait() must hear of the job
+            self._finished.put(future)
 
     def _release(self, need: _Need, gpus: Mapping[str, float]) -> None:
         self._free_cpus += need.cpus

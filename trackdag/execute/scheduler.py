@@ -385,15 +385,16 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
         """No new job starts: take back what the executor queued ahead; those jobs stay planned."""
         for job_id in executor.withdraw():
             running.discard(job_id)
-            tries[job_id] -= 1
-            recorder.state(job_id, "planned", ended=None, attempts=attempts_before.get(job_id, 0), error=None)
+            tries[job_id] -= 1  # (a retry taken back keeps the attempts it made)
+            recorder.state(job_id, "planned", ended=None, attempts=attempts_before.get(job_id, 0) + tries[job_id],
+                           error=None)
 
     def finish(outcome: Outcome) -> None:
         job_id = outcome.job_id
         running.discard(job_id)
         recorder.outcome(outcome)
         if outcome.status == "failed" and tries[job_id] <= retry and not stop_submitting:
-            ready.appendleft(job_id)  # try again before anything new
+            ready.appendleft(job_id)  # try again before anything not yet submitted
             emit("retrying", job_id, outcome)
             return
         pending.discard(job_id)
