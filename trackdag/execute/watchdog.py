@@ -85,7 +85,7 @@ def main() -> None:
     while True:
         ready, _, _ = select.select([stdin], [], [], POLL)
         if ready:
-            data = os.read(stdin.fileno(), 4096)
+            data = os.read(stdin.fileno(), 1 << 16)  # (a whole pipe buffer: many jobs' lines at once)
             if not data:
                 break  # the runner died (or closed us)
             pending += data
