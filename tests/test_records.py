@@ -331,3 +331,29 @@ def test_a_running_mark_and_its_index_entry_are_one_file_and_go_together(tmp_pat
     assert sorted(os.listdir(stale)) == ["j0.json", "j1.json"]  # no temporary left
     unmark_running(folders[0], "j0")
     assert not (folders[0] / ".running").exists() and [m["job_id"] for m in running_marks(root)] == ["j1"]
+
+
+def test_a_runner_killed_after_the_index_entry_and_before_the_folder_mark_loses_nothing(tmp_path):
+    # mark_running writes the index entry first: a kill -9 right after it leaves the entry alone, and the
+    # next run's look for orphans stops the job's group from it and records the interrupted attempt
+    from trackdag.layout import atomic_write
+    from trackdag.orphans import stop_orphans
+
+    root = tmp_path / "out"
+    folder = root / "node" / "node_id_x"
+    folder.mkdir(parents=True)
+    job = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        atomic_write(root / ".trackdag" / "running" / "jx.json", json.dumps(
+            {"pid": job.pid, "pgid": job.pid, "host": os.uname().nodename, "started": 1.0, "attempt": 1,
+             "run_id": "r", "job_id": "jx", "folder": str(folder)}), parents=True)
+        assert not (folder / ".running").exists()
+        assert stop_orphans(str(root), 2.0) == [str(folder)]
+        assert job.wait(timeout=10) < 0  # killed by a signal, from the entry's pgid
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert [(a["attempt"], a["status"], a["error"]) for a in read_attempts(folder)] == [
+        (1, "cancelled", "interrupted: the driver stopped before the job finished")]
+    assert not list((root / ".trackdag" / "running").iterdir())

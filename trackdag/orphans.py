@@ -46,7 +46,7 @@ def stop_orphans(root: str, now: float, *, hash_outputs: bool = False) -> list[s
     found = []
     for mark in running_marks(root):
         folder, attempt, started = mark["folder"], mark.get("attempt"), mark.get("started")
-        kill_running_job(folder)
+        kill_running_job(folder, record=mark)  # (the index entry: the folder's mark may not have been made)
         if isinstance(attempt, int) and os.path.isdir(folder):
             try:
                 if attempt not in attempt_numbers(folder):

@@ -185,34 +185,36 @@ def mark_running(folder: "str | os.PathLike", record: Mapping[str, Any]) -> None
     """Note a started attempt: ``.running`` in its folder, and an entry under ``<root>/.trackdag/running/``.
 
     The index lets a later run find what a dead runner left, for any job of
-    the root, without walking every job folder.  The entry is a hard link to
-    the mark (a copy where links fail).  Best effort: never fails a job.
+    the root, without walking every job folder.  The entry is written first
+    and the mark is a hard link to it (a copy where links fail).  Best
+    effort: never fails a job.
     """
     from .layout import RUNNING
 
     text = json.dumps({**record, "folder": os.fspath(folder)})
     mark = os.path.join(folder, RUNNING)
-    entry = _index_entry(folder, record["job_id"])
+    # The entry first: a runner killed between the two leaves what a later run looks for (the index),
+    # not a mark in a folder that nothing points to.
+    try:
+        atomic_write(_index_entry(folder, record["job_id"]), text, parents=True)  # (made by the root's first)
+    except OSError:
+        pass
+    else:
+        try:
+            _link_as(_index_entry(folder, record["job_id"]), mark)  # one file: two calls, where a write took four
+            return
+        except OSError:  # no hard links here (or they fail): a copy of its own
+            pass
     try:
         atomic_write(mark, text)
     except OSError:
-        return
-    try:
-        _link_as(mark, entry)  # the entry is the mark's own file: two calls, where a second write took four
-    except OSError:  # no hard links here (or they fail): a copy of its own
-        try:
-            atomic_write(entry, text, parents=True)
-        except OSError:
-            pass
+        pass
 
 
 def _link_as(existing: str, path: str) -> None:
-    """Make ``path`` a hard link to ``existing``, replacing what is there atomically (and its folder if missing)."""
+    """Make ``path`` a hard link to ``existing``, replacing what is there atomically."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        os.link(existing, tmp)
-    except FileNotFoundError:  # the root's first mark: the index folder is not there yet
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         os.link(existing, tmp)
     except FileExistsError:  # left by a process of this pid that died here
         os.unlink(tmp)

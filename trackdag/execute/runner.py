@@ -121,12 +121,12 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def kill_running_job(folder: str, grace: float = 3.0) -> bool:
-    """Stop the process group recorded in ``folder/.running`` if it runs on this host.
+def kill_running_job(folder: str, grace: float = 3.0, record: "dict[str, Any] | None" = None) -> bool:
+    """Stop the process group recorded in ``folder/.running`` (or in ``record``, its index entry) on this host.
 
     Returns True when a live group was found (and killed).
     """
-    record = read_running(folder)
+    record = read_running(folder) if record is None else record
     if not record or record.get("host") != HOST or not isinstance(record.get("pgid"), int):
         return False
     pgid = record["pgid"]

@@ -36,7 +36,7 @@ POLL = 0.5
 #: after reading, the watchdog waits this long before reading again, so that the lines of many
 #: short jobs arrive in one read (one wake-up per job cost it 0.1 ms of CPU, taken from the jobs);
 #: a dead runner is still noticed within this much of its death
-SETTLE = 0.02
+SETTLE = 0.005
 
 
 def _alive(pgid: int) -> bool:
