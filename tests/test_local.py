@@ -150,15 +150,19 @@ def test_after_a_failure_nothing_queued_starts_until_the_scheduler_has_seen_it(t
         ex.close()
 
 
-def test_fail_fast_starts_nothing_after_the_first_failure_and_leaves_the_rest_planned(tmp_path):
+def _failing(rows: str):
+    """One node whose jobs of ``rows`` (a shell case pattern of ``--i=N``) exit 3; the others write out.txt."""
     from trackdag import Pipeline, ProcessNode
 
-    script = 'case "$1" in --i=0) exit 3;; esac; echo ok > "${2#--out=}"'
-    node = ProcessNode(name="job", executable=f"sh -c '{script}' sh", out_paths={"out": "out.txt"},
-                       algo_params={"i": 0})
+    script = f'case "$1" in {rows}) exit 3;; esac; echo ok > "${{2#--out=}}"'
+    return Pipeline([ProcessNode(name="job", executable=f"sh -c '{script}' sh", out_paths={"out": "out.txt"},
+                                 algo_params={"i": 0})])
+
+
+def test_fail_fast_starts_nothing_after_the_first_failure_and_leaves_the_rest_planned(tmp_path):
+    pipe = _failing("--i=0")
     root = tmp_path / "out"
-    res = run({"job.i": list(range(6))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1,
-              fail_fast=True)
+    res = run({"job.i": list(range(6))}, pipeline=pipe, root=root, backend="local", workers=1, fail_fast=True)
     assert (res.counts.failed, res.counts.done, res.counts.not_started) == (1, 0, 5), res.counts
     assert len(_attempts(root)) == 1  # the job queued behind the failure was taken back, never run
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
@@ -166,20 +170,15 @@ def test_fail_fast_starts_nothing_after_the_first_failure_and_leaves_the_rest_pl
     con.close()
     assert states == [("failed", 1, 1), ("planned", 0, 5)]
     assert len(list(root.glob("job/*/.attempts/*.json"))) == 1
-    again = run({"job.i": list(range(1, 6))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1)
+    again = run({"job.i": list(range(1, 6))}, pipeline=pipe, root=root, backend="local", workers=1)
     assert again.counts.done == 5 and again.exit_code == 0  # the planned ones run next time
 
 
 def test_a_retry_queued_ahead_and_taken_back_by_fail_fast_keeps_the_attempts_it_made(tmp_path):
-    from trackdag import Pipeline, ProcessNode
-
-    script = 'case "$1" in --i=0|--i=1) exit 3;; esac; echo ok > "${2#--out=}"'
-    node = ProcessNode(name="job", executable=f"sh -c '{script}' sh", out_paths={"out": "out.txt"},
-                       algo_params={"i": 0})
     root = tmp_path / "out"
     # 1 worker: job 0 fails, job 1 (queued ahead) fails, job 0's retry fails and stops the run while
     # job 1's retry is queued ahead: it is taken back, with its one attempt
-    res = run({"job.i": list(range(4))}, pipeline=Pipeline([node]), root=root, backend="local", workers=1,
+    res = run({"job.i": list(range(4))}, pipeline=_failing("--i=0|--i=1"), root=root, backend="local", workers=1,
               fail_fast=True, retry=1)
     assert (res.counts.failed, res.counts.done, res.counts.not_started) == (1, 0, 3), res.counts
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)

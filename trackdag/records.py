@@ -192,16 +192,16 @@ def mark_running(folder: "str | os.PathLike", record: Mapping[str, Any]) -> None
     from .layout import RUNNING
 
     text = json.dumps({**record, "folder": os.fspath(folder)})
-    mark = os.path.join(folder, RUNNING)
+    mark, entry = os.path.join(folder, RUNNING), _index_entry(folder, record["job_id"])
     # The entry first: a runner killed between the two leaves what a later run looks for (the index),
     # not a mark in a folder that nothing points to.
     try:
-        atomic_write(_index_entry(folder, record["job_id"]), text, parents=True)  # (made by the root's first)
+        atomic_write(entry, text, parents=True)  # (made by the root's first)
     except OSError:
         pass
     else:
         try:
-            _link_as(_index_entry(folder, record["job_id"]), mark)  # one file: two calls, where a write took four
+            _link_as(entry, mark)  # one file: two calls, where a write took four
             return
         except OSError:  # no hard links here (or they fail): a copy of its own
             pass
