@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from conftest import driver, job_counts, procs_with, run_demo, single, spawned_jobs, two_stage, wait_for
-from trackdag.records import read_attempts, read_runs
+from trackdag import records
+from trackdag.records import read_attempts, read_run_rows, read_runs, write_run_rows
 from trackdag.reindex import reindex
 from trackdag.report import build_report, format_json
 from trackdag.sweep import run
@@ -357,3 +358,16 @@ def test_a_runner_killed_after_the_index_entry_and_before_the_folder_mark_loses_
     assert [(a["attempt"], a["status"], a["error"]) for a in read_attempts(folder)] == [
         (1, "cancelled", "interrupted: the driver stopped before the job finished")]
     assert not list((root / ".trackdag" / "running").iterdir())
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 7])
+def test_a_runs_rows_file_written_in_parts_is_one_json_list(tmp_path, monkeypatch, n):
+    """The rows file is encoded a few rows at a time; any count of rows reads back whole and in order."""
+    import gzip
+
+    monkeypatch.setattr(records, "ROWS_PART", 3)
+    rows = [(i, f"job-{i}") for i in range(n)]
+    write_run_rows(tmp_path, "r1", iter(rows))
+    assert read_run_rows(tmp_path, "r1") == rows
+    with gzip.open(tmp_path / ".trackdag" / "runs" / "r1.rows.json.gz", "rt") as fh:
+        assert json.load(fh) == [list(r) for r in rows]

@@ -1,6 +1,7 @@
 """sweep: end-to-end runs on the local backend with real subprocesses and a real catalog."""
 import json
 import os
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from conftest import two_stage
 from trackdag.errors import ParamsError, PlanError
 from trackdag.layout import DONE, STDERR
+from trackdag.node import ProcessNode
+from trackdag.pipeline import Pipeline
 from trackdag.sweep import dry_run, prepare, run
 
 
@@ -148,3 +151,39 @@ def test_a_folder_owned_by_another_job_is_never_overwritten(tmp_path, src):
 def test_no_pipeline_is_a_params_error(tmp_path):
     with pytest.raises(ParamsError, match="no pipeline"):
         prepare({"a.x": 1}, root=tmp_path)
+
+
+def _one_node(tmp_path, word):
+    """One node whose command names ``word``: it writes its --o file."""
+    script = tmp_path / "write.sh"
+    script.write_text('for a in "$@"; do case "$a" in --o=*) echo done > "${a#--o=}";; esac; done\n')
+    node = ProcessNode(name="a", executable=f"bash {script} {word}", algo_params={"x": 0}, out_paths={"o": "o.txt"})
+    return Pipeline([node])
+
+
+def _commands(root):
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT folder, command FROM jobs").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_done_job_keeps_the_command_it_ran_with_in_the_catalog(tmp_path):
+    """An edited command keeps the jobs' ids: the done ones are not run again, and the catalog says the
+    command each ran with (as its invoke.sh does); the one run now gets the new command; one reindexed
+    without a command gets it filled in."""
+    root = tmp_path / "out"
+    assert run({"matrix": {"a.x": [1, 2, 3]}}, pipeline=_one_node(tmp_path, "one"), root=root, backend="local").counts.done == 3
+    folders = sorted(_commands(root))
+    os.unlink(os.path.join(folders[0], DONE))  # to run again
+    con = duckdb.connect(str(root / "catalog.duckdb"))
+    con.execute("UPDATE jobs SET command = '' WHERE folder = ?", [folders[1]])  # as reindex leaves one
+    con.close()
+    result = run({"matrix": {"a.x": [1, 2, 3]}}, pipeline=_one_node(tmp_path, "two"), root=root, backend="local")
+    assert (result.counts.done, result.counts.cached) == (1, 2)
+    commands = _commands(root)
+    assert " two " in commands[folders[0]]
+    assert " two " in Path(folders[0], "invoke.sh").read_text()
+    assert " two " in commands[folders[1]]  # (blank: filled from the plan)
+    assert " one " in commands[folders[2]] and " one " in Path(folders[2], "invoke.sh").read_text()

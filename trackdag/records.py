@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 from typing import Any, Iterable, Mapping
@@ -153,13 +154,27 @@ def read_runs(root: "str | os.PathLike") -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: (r.get("started") or 0, r["run_id"]))
 
 
+#: rows of a run's rows file encoded at a time
+ROWS_PART = 65_536
+_ROWS_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def write_run_rows(root: "str | os.PathLike", run_id: str, row_jobs: Iterable[tuple[int, str]]) -> None:
     """Save which job each row of a run asked for (the run's ``run_jobs``)."""
     os.makedirs(_runs_dir(root), exist_ok=True)
     path = os.path.join(_runs_dir(root), f"{run_id}.rows.json.gz")
     tmp = f"{path}.tmp{os.getpid()}"
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as fh:
-        json.dump([[r, j] for r, j in row_jobs], fh, separators=(",", ":"))
+    # One JSON list, encoded by parts of ROWS_PART rows: json.dump() would take Python's encoder (only a
+    # whole dumps() takes the C one: 0.24 s against 0.05 s at 100,000 rows), and one dumps() of a
+    # million-row list would hold it twice in memory.
+    rows = iter(row_jobs)
+    with gzip.open(tmp, "wb", compresslevel=1) as fh:
+        fh.write(b"[")
+        sep = ""
+        while part := list(itertools.islice(rows, ROWS_PART)):
+            fh.write((sep + _ROWS_JSON(part)[1:-1]).encode("utf-8"))
+            sep = ","
+        fh.write(b"]")
     os.replace(tmp, path)
 
 

@@ -87,8 +87,9 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     put(con, "td_rows", {"run_id": [run_id] * len(rows), "row_index": [r for r, _ in rows],
                          "job_id": [j for _, j in rows]},
         {"run_id": "VARCHAR", "row_index": "BIGINT", "job_id": "VARCHAR"})
-    con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows "
-                "ANTI JOIN run_jobs USING (run_id, row_index, job_id)")  # (again: idempotent)
+    con.execute("INSERT INTO run_jobs SELECT DISTINCT * FROM td_rows "  # (again: idempotent; this run's rows
+                "ANTI JOIN (SELECT * FROM run_jobs WHERE run_id = ?) USING (run_id, row_index, job_id)",  # only:
+                [run_id])  # the table holds every run's, and a join with all of them grew with each rerun)
     drop(con, "td_rows")
     refresh(con, commit_chunks=True)  # the views and their keys (and the param sets of older jobs, if any lack one)
     return {j: int(known.get(j, 0)) for j in (plan.jobs if registered is None else registered)}
@@ -99,12 +100,18 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
     """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known.
 
     ``td_chunk_ids`` holds the chunk's job ids.  A job the catalog knows (a
-    rerun's) gets only its new state and command: its other columns are its
+    rerun's) gets only its new state and last run: its other columns are its
     id's, so they are not made again (a no-op rerun's registration was
-    mostly their JSON and paths).
+    mostly their JSON and paths).  Its command is made again only when it
+    is to run now (its folder will get that command) or when the catalog
+    has none (a job ``reindex`` found without one): a done job keeps the
+    command it ran with, as its folder's ``invoke.sh`` does, even when the
+    pipeline's command has changed since (a change that keeps the job's id).
     """
-    known = dict(con.execute(
-        "SELECT j.job_id, j.attempts FROM jobs j SEMI JOIN td_chunk_ids p ON j.job_id = p.job_id").fetchall())
+    rows = con.execute("SELECT j.job_id, j.attempts, j.command = '' FROM jobs j "
+                       "SEMI JOIN td_chunk_ids p ON j.job_id = p.job_id").fetchall()
+    known = {job_id: attempts for job_id, attempts, _ in rows}
+    blank = {job_id for job_id, _, empty in rows if empty}
     fresh = [j for j in jobs if j.job_id not in known] if known else jobs
     if fresh:
         put(con, "td_plan", {
@@ -134,11 +141,13 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
         drop(con, "td_plan")
     if known:
         again = [j for j in jobs if j.job_id in known]
-        put(con, "td_again", {"job_id": [j.job_id for j in again], "command": [j.command for j in again],
-                              "status": [status[j.job_id] for j in again]},
-            dict.fromkeys(("job_id", "command", "status"), "VARCHAR"))
+        states = [status[j.job_id] for j in again]
+        put(con, "td_again", {"job_id": [j.job_id for j in again], "status": states,
+                              "command": [j.command if state != "done" or j.job_id in blank else None
+                                          for j, state in zip(again, states)]},
+            dict.fromkeys(("job_id", "status", "command"), "VARCHAR"))
         con.execute(
-            "UPDATE jobs SET last_run = ?, status = p.status, command = p.command, error = NULL "
+            "UPDATE jobs SET last_run = ?, status = p.status, command = coalesce(p.command, jobs.command), error = NULL "
             "FROM td_again p WHERE jobs.job_id = p.job_id AND jobs.first_run <> ?",
             [run_id, run_id],
         )
