@@ -123,23 +123,33 @@ def compute_param_sets(con: Any, todo_sql: str) -> tuple[dict[str, list], dict[s
     requested_rows = con.execute(
         f"SELECT job_id, requested::VARCHAR FROM jobs WHERE job_id IN (SELECT job_id FROM ({todo_sql}))"
     ).fetchall()
-    # Values repeat across jobs (defaults, shared inputs): a scalar's parsed value and typed row are made once
+    # Values repeat across jobs (defaults, shared inputs): a scalar's parsed value is made once
     load = scalar_memo(json.loads)  # (by the JSON text; a parsed list or dict is shared by its jobs, read only)
+    lineage: dict[str, list] = {}
+    for job_id, depth, node, key, kind, value in lineage_rows:
+        lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else load(value)))
+    return param_set_columns((job_id, json.loads(requested) if requested else {}, lineage.get(job_id, ()))
+                             for job_id, requested in requested_rows)
 
+
+def param_set_columns(jobs: Iterable[tuple[str, Mapping[str, Any], Iterable[tuple[int, str, str, str, Any]]]]
+                      ) -> tuple[dict[str, list], dict[str, list]]:
+    """Columns (param_values rows, param_sets rows) of ``jobs``: (job id, requested, lineage) each.
+
+    ``requested`` and ``lineage`` as :func:`effective_params` takes them, with
+    the values as the catalog's JSON gives them back (tuples as lists).
+    """
     def typed_row(value: Any) -> tuple:
         num, text, flag = _typed(value)
         return (json.dumps(_finite(value), ensure_ascii=False, default=str),
                 num if num is None or math.isfinite(num) else None, text, flag)
 
     typed = scalar_memo(typed_row)
-    lineage: dict[str, list] = {}
-    for job_id, depth, node, key, kind, value in lineage_rows:
-        lineage.setdefault(job_id, []).append((depth, node, key, kind, None if value is None else load(value)))
     vcols: dict[str, list] = {c: [] for c in VALUES_TYPES}
     scols: dict[str, list] = {c: [] for c in SETS_TYPES}
     memo: dict[str, str] = {}
-    for job_id, requested in requested_rows:
-        params = effective_params(json.loads(requested) if requested else {}, lineage.get(job_id, ()))
+    for job_id, requested, lineage in jobs:
+        params = effective_params(requested, lineage)
         for ord_, (key, node, name, kind, source, value) in enumerate(params):
             for col, item in zip(vcols, (job_id, key, node, name, kind, source, ord_) + typed(value)):
                 vcols[col].append(item)

@@ -52,7 +52,7 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     id in this catalog.  Returns job id -> attempts made so far, for the
     jobs registered.
     """
-    from ..param_sets import complete_param_sets
+    from ..param_sets import SETS_TYPES, VALUES_TYPES
     from ..views import ensure_derived, refresh
 
     ensure_derived(con)
@@ -72,12 +72,18 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
         if registered is not None:
             registered.update(j.job_id for j in jobs)
         put(con, "td_chunk_ids", {"job_id": [j.job_id for j in jobs]}, {"job_id": "VARCHAR"})
-        known.update(_register_chunk(con, path, run_id, jobs, plan, status))
-        new = "SELECT job_id FROM td_chunk_ids ANTI JOIN param_sets USING (job_id)"
-        count = con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0]
-        if count:
-            complete_param_sets(con, new, count)
+        seen = _register_chunk(con, path, run_id, jobs, plan, status)
+        known.update(seen)
         drop(con, "td_chunk_ids")
+        fresh = [j for j in jobs if j.job_id not in seen]
+        if fresh:  # (a known job has its param sets; one without, from an old catalog, gets them in refresh())
+            values, sets = plan_param_sets(fresh, plan)
+            put(con, "td_param_values", values, VALUES_TYPES)
+            put(con, "td_param_sets", sets, SETS_TYPES)
+            con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
+            con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
+            drop(con, "td_param_values")
+            drop(con, "td_param_sets")
         uncommitted += len(jobs)
         if uncommitted >= COMMIT_JOBS:
             con.execute("COMMIT")  # the caller's transaction() commits the last one
@@ -91,7 +97,7 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
                 "ANTI JOIN (SELECT * FROM run_jobs WHERE run_id = ?) USING (run_id, row_index, job_id)",  # only:
                 [run_id])  # the table holds every run's, and a join with all of them grew with each rerun)
     drop(con, "td_rows")
-    refresh(con, commit_chunks=True)  # the views and their keys (and the param sets of older jobs, if any lack one)
+    refresh(con, commit_chunks=True)  # the views and their keys, and the param sets of jobs that lack one
     return {j: int(known.get(j, 0)) for j in (plan.jobs if registered is None else registered)}
 
 
@@ -165,6 +171,66 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
     return known
 
 
+def plan_param_sets(jobs: list, plan: "Plan") -> tuple[dict[str, list], dict[str, list]]:
+    """The param_values and param_sets columns of ``jobs``, new to the catalog, from the plan itself.
+
+    The same rows as :func:`trackdag.param_sets.compute_param_sets`, which
+    walks the catalog's edges and params with SQL: that query scans the
+    whole ``params`` table for each chunk, so a big plan's registration
+    grew with the square of its size and held the table in memory (a
+    quarter of a 100,000-configuration run's peak).  Here each job's lineage
+    (its ancestors at their least depth, with every argument they had, as
+    the catalog's JSON gives it back) comes from ``plan.jobs``.  A job with
+    an ancestor the plan lacks is left out: the registration's ``refresh()``
+    computes it through the catalog.
+    """
+    from ..param_sets import param_set_columns
+
+    perf_keys = {n: set(node.perf_params) for n, node in plan.pipeline.nodes.items()}
+    load = scalar_memo(json.loads)  # a scalar's JSON text, parsed once
+    text_of = scalar_memo(_JSON_STR)
+    rows: dict[str, list] = {}  # job id -> (node, key, kind, JSON text) of its arguments (this call's jobs)
+
+    def arguments(job: Any) -> list:
+        found = rows.get(job.job_id)
+        if found is None:
+            perf = perf_keys[job.node]
+            found = rows[job.job_id] = [
+                (job.node, key, ("perf" if key in perf else "algo") if kind == "param" else "input",
+                 text_of(list(value) if isinstance(value, tuple) else value))
+                for kind, items in (("param", job.params), ("input", job.inputs)) for key, value in items.items()]
+        return found
+
+    def lineage(job: Any) -> "list | None":
+        depth = {job.job_id: 0}
+        level, d = [job], 0
+        while level:  # breadth first: an ancestor's first depth is its least
+            d += 1
+            below = []
+            for member in level:
+                for parent_id in member.parents:
+                    if parent_id not in depth:
+                        parent = plan.jobs.get(parent_id)
+                        if parent is None:
+                            return None
+                        depth[parent_id] = d
+                        below.append(parent)
+            level = below
+        least: dict[tuple, int] = {}  # (as the SQL groups by node, key, kind and value text)
+        for ancestor_id, d in depth.items():
+            for row in arguments(plan.jobs[ancestor_id]):
+                if least.get(row, d + 1) > d:
+                    least[row] = d
+        return [(d, node, key, kind, load(text)) for (node, key, kind, text), d in least.items()]
+
+    items = []
+    for job in jobs:
+        walked = lineage(job)
+        if walked is not None:
+            items.append((job.job_id, json.loads(_JSON(job.requested)), walked))
+    return param_set_columns(items)
+
+
 def _typed(value: Any) -> tuple[str, float | None, str | None, bool | None]:
     """A param value as (JSON, number, text, bool) for the long ``params`` table."""
     text = _JSON_STR(value)
@@ -201,4 +267,4 @@ def _params_columns(jobs: list, plan: "Plan") -> dict[str, list]:
     return cols
 
 
-__all__ = ["register_plan", "REGISTER_CHUNK", "COMMIT_JOBS"]
+__all__ = ["register_plan", "plan_param_sets", "REGISTER_CHUNK", "COMMIT_JOBS"]
