@@ -95,26 +95,32 @@ def test_a_rerun_with_known_and_new_jobs_updates_the_known_and_inserts_the_new(t
     assert cat.query("SELECT count(*), count(DISTINCT job_id) FROM param_sets") == [(3, 3)]
 
 def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatch):
-    """Jobs go in by chunks of REGISTER_CHUNK: chunk boundaries change no row, first run or second."""
+    """Jobs go in by chunks of REGISTER_CHUNK, known ones by parts of KNOWN_CHUNK: chunk boundaries change no
+    row, first run or second (some of whose jobs are known, some new)."""
     from trackdag.catalog import register
 
     rows = [{"predict.src": str(src), "predict.p": p, "evaluate.thresh": t} for p in range(4) for t in (0.1, 0.2, 0.3)]
+    new = [{"predict.src": str(src), "predict.p": 9, "evaluate.thresh": t} for t in (0.1, 0.2)]
 
     def dump(cat):
         return {table: cat.query(f"SELECT * FROM {table} ORDER BY ALL") for table in ("jobs", "params", "edges", "run_jobs")}
 
     found = []
-    for chunk in (3, 1000):
+    for chunk, known in ((3, 2), (1000, 200_000)):
         monkeypatch.setattr(register, "REGISTER_CHUNK", chunk)
+        monkeypatch.setattr(register, "KNOWN_CHUNK", known)
         shutil.rmtree(tmp_path / "x", ignore_errors=True)  # the same paths both times: equal rows
         cat, p, _ = _register(tmp_path / "x", src, rows)
         cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
                        "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
-        again = cat.register_plan("r2", plan(two_stage(), rows[:5], tmp_path / "x" / "out"),
-                                  {j: "done" for j in p.jobs})
-        assert set(again.values()) == {0}
+        second = plan(two_stage(), rows[:5] + new, tmp_path / "x" / "out")
+        again = cat.register_plan("r2", second, {j: "done" if j in p.jobs else "planned" for j in second.jobs})
+        assert set(again) == set(second.jobs) and set(again.values()) == {0}
         found.append(dump(cat))
-    assert len(found[0]["jobs"]) == 16
+        runs = dict(cat.query("SELECT job_id, last_run FROM jobs"))
+        assert {j for j, r in runs.items() if r == "r2"} == set(second.jobs)
+    assert len(found[0]["jobs"]) == 16 + 3
+    assert len(found[0]["run_jobs"]) == 2 * (len(rows) + 7)  # (a row, its two jobs)
     assert found[0] == found[1]
 
 

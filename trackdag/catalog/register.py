@@ -1,11 +1,13 @@
 """A plan's registration in the catalog: its jobs, params, edges, param sets and rows, by chunks.
 
-Jobs go in by chunks of :data:`REGISTER_CHUNK`, in plan order (parents
-before children), each chunk with everything about its jobs: the ``jobs``
-and ``params`` rows, the edges to their parents and their param sets
-(:mod:`trackdag.param_sets`); a commit every :data:`COMMIT_JOBS` jobs.  So
-at every commit each registered job is complete, and only one chunk's rows
-are in Python's memory at a time.  Registering is idempotent: a plan
+The jobs the catalog knows already (a rerun's) are looked up and updated
+first, in one pass (see :func:`_update_known`).  The new ones go in by
+chunks of :data:`REGISTER_CHUNK`, in plan order (parents before children),
+each chunk with everything about its jobs: the ``jobs`` and ``params``
+rows, the edges to their parents and their param sets, computed from the
+plan (:func:`plan_param_sets`); a commit every :data:`COMMIT_JOBS` jobs.
+So at every commit each registered job is complete, and only one chunk's
+rows are in Python's memory at a time.  Registering is idempotent: a plan
 registered in part (a killed driver, a stopped run) is completed by the
 next run.
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 #: jobs per chunk: a stopping run waits for at most one
 REGISTER_CHUNK = 10_000
+#: known jobs (a rerun's) looked up and updated at a time: each part scans the jobs table once
+KNOWN_CHUNK = 200_000
 #: jobs per commit (whole chunks): a commit costs DuckDB a checkpoint that grows with the catalog
 #: (at 100,000 jobs a commit every 5,000 jobs added a quarter to the registration)
 COMMIT_JOBS = 25_000
@@ -56,14 +60,14 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     from ..views import ensure_derived, refresh
 
     ensure_derived(con)
-    todo = list(plan.jobs.values())
-    known: dict[str, int] = {}
+    known = _update_known(con, run_id, plan, status)
+    todo = [j for j in plan.jobs.values() if j.job_id not in known] if known else list(plan.jobs.values())
     registered: set[str] | None = None  # the ids registered, once hurried (None: every job)
     start = uncommitted = 0
     while start < len(todo):
         needed = hurry() if hurry is not None and registered is None else None
-        if needed is not None:  # stopping: of the jobs left, only those the run touched
-            registered = {j.job_id for j in todo[:start]}
+        if needed is not None:  # stopping: of the new jobs left, only those the run touched
+            registered = set(known).union(j.job_id for j in todo[:start])
             todo = todo[:start] + [j for j in todo[start:] if j.job_id in needed]
             if start >= len(todo):
                 break
@@ -71,19 +75,15 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
         start += len(jobs)
         if registered is not None:
             registered.update(j.job_id for j in jobs)
-        put(con, "td_chunk_ids", {"job_id": [j.job_id for j in jobs]}, {"job_id": "VARCHAR"})
-        seen = _register_chunk(con, path, run_id, jobs, plan, status)
-        known.update(seen)
-        drop(con, "td_chunk_ids")
-        fresh = [j for j in jobs if j.job_id not in seen]
-        if fresh:  # (a known job has its param sets; one without, from an old catalog, gets them in refresh())
-            values, sets = plan_param_sets(fresh, plan)
-            put(con, "td_param_values", values, VALUES_TYPES)
-            put(con, "td_param_sets", sets, SETS_TYPES)
-            con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
-            con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
-            drop(con, "td_param_values")
-            drop(con, "td_param_sets")
+        _register_new(con, path, run_id, jobs, plan, status)
+        # (a known job has its param set; one without, from an old catalog, gets it in refresh())
+        values, sets = plan_param_sets(jobs, plan)
+        put(con, "td_param_values", values, VALUES_TYPES)
+        put(con, "td_param_sets", sets, SETS_TYPES)
+        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
+        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
+        drop(con, "td_param_values")
+        drop(con, "td_param_sets")
         uncommitted += len(jobs)
         if uncommitted >= COMMIT_JOBS:
             con.execute("COMMIT")  # the caller's transaction() commits the last one
@@ -101,52 +101,38 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     return {j: int(known.get(j, 0)) for j in (plan.jobs if registered is None else registered)}
 
 
-def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
-                    status: Mapping[str, str]) -> dict[str, int]:
-    """One chunk's ``jobs``, ``params`` and ``edges`` rows; returns the attempts of its jobs already known.
+def _update_known(con: Any, run_id: str, plan: "Plan", status: Mapping[str, str]) -> dict[str, int]:
+    """The jobs of ``plan`` the catalog knows (a rerun's) get their new state; returns their attempts so far.
 
-    ``td_chunk_ids`` holds the chunk's job ids.  A job the catalog knows (a
-    rerun's) gets only its new state and last run: its other columns are its
-    id's, so they are not made again (a no-op rerun's registration was
-    mostly their JSON and paths).  Its command is made again only when it
-    is to run now (its folder will get that command) or when the catalog
-    has none (a job ``reindex`` found without one): a done job keeps the
-    command it ran with, as its folder's ``invoke.sh`` does, even when the
-    pipeline's command has changed since (a change that keeps the job's id).
+    In one pass over the plan by parts of :data:`KNOWN_CHUNK` jobs, before
+    the new jobs' chunks: a chunk's look-up and update each scan the
+    ``jobs`` table, so at :data:`REGISTER_CHUNK` jobs a time a big rerun's
+    registration grew with the square of its size.  A known job gets only
+    its state and last run: its other columns are its id's, so they are
+    not made again (a no-op rerun's registration was mostly their JSON and
+    paths), and the edges to its parents, in case a catalog lacks them.
+    Its command is made again only when it is to run now (its folder will
+    get that command) or when the catalog has none (a job ``reindex``
+    found without one): a done job keeps the command it ran with, as its
+    folder's ``invoke.sh`` does, even when the pipeline's command has
+    changed since (a change that keeps the job's id).  The pass is not cut
+    short by a stopping run's ``hurry`` (about 3 s a million known jobs).
     """
-    rows = con.execute("SELECT j.job_id, j.attempts, j.command = '' FROM jobs j "
-                       "SEMI JOIN td_chunk_ids p ON j.job_id = p.job_id").fetchall()
-    known = {job_id: attempts for job_id, attempts, _ in rows}
-    blank = {job_id for job_id, _, empty in rows if empty}
-    fresh = [j for j in jobs if j.job_id not in known] if known else jobs
-    if fresh:
-        put(con, "td_plan", {
-            "job_id": [j.job_id for j in fresh],
-            "short_id": [j.short_id for j in fresh],
-            "node": [j.node for j in fresh],
-            "folder": [j.folder for j in fresh],
-            "command": [j.command for j in fresh],
-            "status": [status[j.job_id] for j in fresh],
-            "requested": [_JSON(j.requested) for j in fresh],
-            "resolved": [_JSON_LIST(j.resolved) for j in fresh],
-        }, dict.fromkeys(("job_id", "short_id", "node", "folder", "command", "status", "requested", "resolved"),
-                         "VARCHAR"))
-        clash = con.execute(
-            "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
-            "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
-        ).fetchone()
-        if clash:
-            raise PlanError(f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
-                            f"in {path}, and {clash[3]} has the same prefix")
-        con.execute(
-            "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
-            "first_run, last_run, attempts) "
-            "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 FROM td_plan",
-            [run_id, run_id],
-        )
-        drop(con, "td_plan")
-    if known:
-        again = [j for j in jobs if j.job_id in known]
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)").fetchone()[0]:
+        return {}  # (a new catalog: nothing to look up)
+    jobs = list(plan.jobs.values())
+    known: dict[str, int] = {}
+    for start in range(0, len(jobs), KNOWN_CHUNK):
+        part = jobs[start:start + KNOWN_CHUNK]
+        put(con, "td_chunk_ids", {"job_id": [j.job_id for j in part]}, {"job_id": "VARCHAR"})
+        rows = con.execute("SELECT j.job_id, j.attempts, j.command = '' FROM jobs j "
+                           "SEMI JOIN td_chunk_ids p ON j.job_id = p.job_id").fetchall()
+        drop(con, "td_chunk_ids")
+        if not rows:
+            continue
+        found = {job_id: attempts for job_id, attempts, _ in rows}
+        blank = {job_id for job_id, _, empty in rows if empty}
+        again = [j for j in part if j.job_id in found]
         states = [status[j.job_id] for j in again]
         put(con, "td_again", {"job_id": [j.job_id for j in again], "status": states,
                               "command": [j.command if state != "done" or j.job_id in blank else None
@@ -158,17 +144,55 @@ def _register_chunk(con: Any, path: str, run_id: str, jobs: list, plan: "Plan",
             [run_id, run_id],
         )
         drop(con, "td_again")
-    put(con, "td_params", _params_columns(fresh, plan), PARAMS_TYPES)
+        _insert_edges(con, [j for j in again if j.parents])
+        known.update(found)
+        if start + KNOWN_CHUNK < len(jobs):
+            con.execute("COMMIT")
+            con.execute("BEGIN")
+    return known
+
+
+def _register_new(con: Any, path: str, run_id: str, jobs: list, plan: "Plan", status: Mapping[str, str]) -> None:
+    """The ``jobs``, ``params`` and ``edges`` rows of a chunk of jobs the catalog does not know."""
+    put(con, "td_plan", {
+        "job_id": [j.job_id for j in jobs],
+        "short_id": [j.short_id for j in jobs],
+        "node": [j.node for j in jobs],
+        "folder": [j.folder for j in jobs],
+        "command": [j.command for j in jobs],
+        "status": [status[j.job_id] for j in jobs],
+        "requested": [_JSON(j.requested) for j in jobs],
+        "resolved": [_JSON_LIST(j.resolved) for j in jobs],
+    }, dict.fromkeys(("job_id", "short_id", "node", "folder", "command", "status", "requested", "resolved"),
+                     "VARCHAR"))
+    clash = con.execute(
+        "SELECT p.node, p.short_id, j.job_id, p.job_id FROM td_plan p JOIN jobs j "
+        "ON j.node = p.node AND j.short_id = p.short_id AND j.job_id <> p.job_id LIMIT 1"
+    ).fetchone()
+    if clash:
+        raise PlanError(f"short id collision in node {clash[0]!r}: {clash[1]} already belongs to {clash[2]} "
+                        f"in {path}, and {clash[3]} has the same prefix")
+    con.execute(
+        "INSERT INTO jobs (job_id, short_id, node, folder, command, status, requested, resolved, "
+        "first_run, last_run, attempts) "
+        "SELECT job_id, short_id, node, folder, command, status, requested, resolved, ?, ?, 0 FROM td_plan",
+        [run_id, run_id],
+    )
+    drop(con, "td_plan")
+    put(con, "td_params", _params_columns(jobs, plan), PARAMS_TYPES)
     con.execute("INSERT INTO params BY NAME SELECT * FROM td_params")
     drop(con, "td_params")
-    # the edges to each job's parents (before its param set: that walks them)
+    _insert_edges(con, jobs)
+
+
+def _insert_edges(con: Any, jobs: list) -> None:
+    """The edges from each of ``jobs`` to its parents, those the catalog lacks."""
     put(con, "td_edges", {"parent_id": [p for j in jobs for p in j.parents],
                           "child_id": [j.job_id for j in jobs for _ in j.parents]},
         {"parent_id": "VARCHAR", "child_id": "VARCHAR"})
     con.execute("INSERT INTO edges SELECT DISTINCT e.parent_id, e.child_id FROM td_edges e "
                 "ANTI JOIN edges x ON x.parent_id = e.parent_id AND x.child_id = e.child_id")
     drop(con, "td_edges")
-    return known
 
 
 def plan_param_sets(jobs: list, plan: "Plan") -> tuple[dict[str, list], dict[str, list]]:
@@ -267,4 +291,4 @@ def _params_columns(jobs: list, plan: "Plan") -> dict[str, list]:
     return cols
 
 
-__all__ = ["register_plan", "plan_param_sets", "REGISTER_CHUNK", "COMMIT_JOBS"]
+__all__ = ["register_plan", "plan_param_sets", "REGISTER_CHUNK", "KNOWN_CHUNK", "COMMIT_JOBS"]
