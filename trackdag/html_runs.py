@@ -19,7 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from .html_report import cell, e
+from .html_page import e
+from .html_report import cell
 from .run_scope import params_source
 
 #: parameters text shown per run (longer text is cut, saying so)
