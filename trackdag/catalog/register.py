@@ -116,7 +116,8 @@ def _update_known(con: Any, run_id: str, plan: "Plan", status: Mapping[str, str]
     found without one): a done job keeps the command it ran with, as its
     folder's ``invoke.sh`` does, even when the pipeline's command has
     changed since (a change that keeps the job's id).  The pass is not cut
-    short by a stopping run's ``hurry`` (about 3 s a million known jobs).
+    short by a stopping run's ``hurry`` (it took 0.5 s for 100,000 known
+    jobs on this project's 2-core machine kind).
     """
     if not con.execute("SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1)").fetchone()[0]:
         return {}  # (a new catalog: nothing to look up)
@@ -200,9 +201,9 @@ def plan_param_sets(jobs: list, plan: "Plan") -> tuple[dict[str, list], dict[str
 
     The same rows as :func:`trackdag.param_sets.compute_param_sets`, which
     walks the catalog's edges and params with SQL: that query scans the
-    whole ``params`` table for each chunk, so a big plan's registration
-    grew with the square of its size and held the table in memory (a
-    quarter of a 100,000-configuration run's peak).  Here each job's lineage
+    whole ``params`` table for each chunk, so registering new jobs cost
+    more the bigger the catalog (10,000 into a catalog of 200,000 jobs:
+    2.1-2.4 s, against 1.85 s this way).  Here each job's lineage
     (its ancestors at their least depth, with every argument they had, as
     the catalog's JSON gives it back) comes from ``plan.jobs``.  A job with
     an ancestor the plan lacks is left out: the registration's ``refresh()``
