@@ -124,6 +124,31 @@ def test_registration_by_chunks_gives_the_same_catalog(tmp_path, src, monkeypatc
     assert found[0] == found[1]
 
 
+def test_a_reruns_registration_looks_its_known_jobs_up_once_not_once_a_chunk(tmp_path, src, monkeypatch):
+    """Counts, not timings: each look-up of known jobs and each update scans the whole jobs table, so a
+    rerun of N jobs by chunks of REGISTER_CHUNK made them N / REGISTER_CHUNK times over (the square of
+    its size); they are made once per KNOWN_CHUNK jobs, and no new job's param set walks the catalog."""
+    import trackdag.param_sets as param_sets
+    from trackdag.catalog import register
+
+    monkeypatch.setattr(register, "REGISTER_CHUNK", 2)
+    rows = [{"predict.src": str(src), "predict.p": p, "evaluate.thresh": t} for p in range(4) for t in (0.1, 0.2)]
+    cat, p, _ = _register(tmp_path, src, rows)
+    sql = []
+    real_put = register.put
+    monkeypatch.setattr(register, "put", lambda con, name, *a, **k: sql.append(name) or real_put(con, name, *a, **k))
+    monkeypatch.setattr(param_sets, "compute_param_sets", lambda *a: pytest.fail("walked the catalog"))
+    cat.begin_run({"run_id": "r2", "root": ".", "backend": "local", "host": "h", "pid": 1,
+                   "trackdag_version": "t", "started": __import__("datetime").datetime.now(), "status": "running"})
+    more = plan(two_stage(), rows + [{"predict.src": str(src), "predict.p": 9, "evaluate.thresh": 0.1}],
+                tmp_path / "out")
+    cat.register_plan("r2", more, {j: "done" if j in p.jobs else "planned" for j in more.jobs})
+    assert len(p.jobs) == 12 and len(more.jobs) == 14
+    assert sql.count("td_chunk_ids") == 1 and sql.count("td_again") == 1  # 12 known jobs: one pass
+    assert sql.count("td_plan") == 1  # the 2 new ones: one chunk
+    assert dict(cat.query("SELECT last_run, count(*) FROM jobs GROUP BY ALL")) == {"r2": 14}
+
+
 def _dump(cat):
     return {table: cat.query(f"SELECT * FROM {table} ORDER BY ALL")
             for table in ("jobs", "params", "edges", "run_jobs", "param_sets", "param_values")}
