@@ -18,12 +18,17 @@ def _rows(src, **extra):
     return {"matrix": {"predict.src": [str(src)], "predict.p": [1, 2], **extra}}
 
 
-def _catalog(root):
+def _pairs(root, sql):
+    """The two-column rows of ``sql`` on the root's catalog, as a dict."""
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     try:
-        return dict(con.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
+        return dict(con.execute(sql).fetchall())
     finally:
         con.close()
+
+
+def _catalog(root):
+    return _pairs(root, "SELECT status, count(*) FROM jobs GROUP BY status")
 
 
 def test_run_then_resume_runs_nothing(tmp_path, src, ledger):
@@ -162,11 +167,7 @@ def _one_node(tmp_path, word):
 
 
 def _commands(root):
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
-    try:
-        return dict(con.execute("SELECT folder, command FROM jobs").fetchall())
-    finally:
-        con.close()
+    return _pairs(root, "SELECT folder, command FROM jobs")
 
 
 def test_a_done_job_keeps_the_command_it_ran_with_in_the_catalog(tmp_path):
