@@ -170,6 +170,16 @@ def put_param_sets(con: Any, todo_sql: str) -> None:
     put(con, "td_param_sets", sets, SETS_TYPES)
 
 
+def insert_param_sets(con: Any, values: Mapping[str, list], sets: Mapping[str, list]) -> None:
+    """Insert the param_values and param_sets rows of these columns (as :func:`param_set_columns` makes them)."""
+    put(con, "td_param_values", values, VALUES_TYPES)
+    put(con, "td_param_sets", sets, SETS_TYPES)
+    con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
+    con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
+    drop(con, "td_param_values")
+    drop(con, "td_param_sets")
+
+
 #: jobs whose param sets are computed at a time (their lineage rows are held in memory meanwhile)
 PARAM_SET_CHUNK = 20_000
 
@@ -181,11 +191,9 @@ def complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = F
     for start in range(0, len(ids), PARAM_SET_CHUNK) if chunked else (0,):
         if chunked:
             put(con, "td_param_todo", {"job_id": ids[start:start + PARAM_SET_CHUNK]}, {"job_id": "VARCHAR"})
-        put_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo)
-        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
-        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
-        for name in ("td_param_values", "td_param_sets") + (("td_param_todo",) if chunked else ()):
-            drop(con, name)
+        insert_param_sets(con, *compute_param_sets(con, "SELECT job_id FROM td_param_todo" if chunked else todo))
+        if chunked:
+            drop(con, "td_param_todo")
         if chunked and commit_chunks:
             con.execute("COMMIT")
             con.execute("BEGIN")
@@ -193,5 +201,6 @@ def complete_param_sets(con: Any, todo: str, count: int, commit_chunks: bool = F
 
 
 
-__all__ = ["effective_params", "param_hashid", "compute_param_sets", "put_param_sets", "complete_param_sets",
+__all__ = ["effective_params", "param_hashid", "compute_param_sets", "param_set_columns", "put_param_sets",
+           "insert_param_sets", "complete_param_sets",
            "PARAM_SET_CHUNK"]

@@ -56,7 +56,7 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
     id in this catalog.  Returns job id -> attempts made so far, for the
     jobs registered.
     """
-    from ..param_sets import SETS_TYPES, VALUES_TYPES
+    from ..param_sets import insert_param_sets
     from ..views import ensure_derived, refresh
 
     ensure_derived(con)
@@ -77,13 +77,7 @@ def register_plan(con: Any, path: str, run_id: str, plan: "Plan", status: Mappin
             registered.update(j.job_id for j in jobs)
         _register_new(con, path, run_id, jobs, plan, status)
         # (a known job has its param set; one without, from an old catalog, gets it in refresh())
-        values, sets = plan_param_sets(jobs, plan)
-        put(con, "td_param_values", values, VALUES_TYPES)
-        put(con, "td_param_sets", sets, SETS_TYPES)
-        con.execute("INSERT INTO param_values BY NAME SELECT * FROM td_param_values")
-        con.execute("INSERT INTO param_sets BY NAME SELECT * FROM td_param_sets")
-        drop(con, "td_param_values")
-        drop(con, "td_param_sets")
+        insert_param_sets(con, *plan_param_sets(jobs, plan))
         uncommitted += len(jobs)
         if uncommitted >= COMMIT_JOBS:
             con.execute("COMMIT")  # the caller's transaction() commits the last one
