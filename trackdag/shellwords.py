@@ -62,8 +62,8 @@ def _simple_plain(command: str) -> "bool | None":
     words = [w for w in bare.replace("\t", " ").split(" ") if w]
     if not words:
         return False
-    if "'" in command.lstrip(" \t").replace("\t", " ").split(" ", 1)[0]:
-        return None  # the program's own word is quoted: shlex knows what it is
+    if "'" in _CONTINUATION.sub(" ", command).lstrip(" \t").replace("\t", " ").split(" ", 1)[0]:
+        return None  # the program's own word is quoted (after any continuation): shlex knows what it is
     first = words[0]
     return not (first in _SHELL_WORDS or "=" in first.split("/")[0])
 
