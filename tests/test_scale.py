@@ -56,6 +56,28 @@ def test_a_run_writes_no_job_folder_before_it_submits_the_first_job(tmp_path, mo
     assert [seen[row] for row in sorted(seen)] == sorted(seen.values())
 
 
+def test_a_run_makes_each_jobs_command_once_for_its_folder_and_its_spec(tmp_path, monkeypatch):
+    """The command is made from a job's params each time it is asked for: the scheduler asks once."""
+    import threading
+
+    from trackdag import job as job_module, registration
+
+    monkeypatch.setattr(registration, "INLINE_JOBS", 0)  # the registration's own commands: in its thread
+    made = []
+    real = job_module.make_command
+
+    def counting(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "make_command", counting)
+    res = sweep.run({"w.i": list(range(12))}, pipeline=_pipeline(tmp_path), root=tmp_path / "out", backend="local",
+                    workers=2)
+    assert res.exit_code == 0 and res.counts.done == 12
+    assert len(made) == 12  # (the folder's invoke.sh and job_config.json, and the direct start's words)
+
+
 def test_a_folder_that_cannot_be_made_stops_new_jobs_with_its_error(tmp_path):
     """A job folder the disk refuses (here a stray file in its place) ends the run with that error.
 

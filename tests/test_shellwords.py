@@ -10,7 +10,8 @@ from hypothesis import example, given, settings, strategies as st
 from trackdag import Pipeline, ProcessNode
 from trackdag.commands import render_command
 from trackdag.execute.base import JobSpec
-from trackdag.execute.runner import run_job
+from trackdag.execute import runner
+from trackdag.execute.runner import program_path, run_job
 from trackdag.execute.scheduler import job_spec
 from trackdag.layout import INVOKE
 from trackdag.plan import plan
@@ -136,6 +137,42 @@ def test_the_runner_starts_the_direct_words_and_falls_back_to_invoke_sh(tmp_path
     assert ran(("sh", "-c", "echo direct > out.txt")) == "direct\n"
     assert ran((str(tmp_path / "no-such-program"),)) == "bash\n"  # could not start: the bash way says why
     assert ran(None) == "bash\n"
+
+
+def test_a_direct_program_is_found_on_path_as_exec_finds_it_and_looked_up_again(tmp_path, monkeypatch):
+    def program(folder, says, executable=True):
+        folder.mkdir(exist_ok=True)
+        path = folder / "prog"
+        path.write_text(f"#!/bin/sh\necho {says} > out.txt\n")
+        path.chmod(0o755 if executable else 0o644)
+        return path
+
+    program(tmp_path / "a", "not-executable", executable=False)  # skipped, as execve's EACCES is
+    b = program(tmp_path / "b", "b")
+    search = f"{tmp_path / 'a'}:{tmp_path / 'b'}:{os.environ['PATH']}"
+
+    def ran(path=search):
+        folder = tmp_path / f"job{len(list(tmp_path.glob('job*')))}"
+        folder.mkdir()
+        spec = JobSpec("id1", "n", str(folder), ("sh", "-c", "echo bash > out.txt"), {"out": str(folder / "out.txt")},
+                       {}, 1, env={"PATH": path}, direct=("prog",))
+        assert run_job(spec).status == "done"
+        return (folder / "out.txt").read_text().strip()
+
+    monkeypatch.setattr(runner, "WHICH_SECONDS", 3600.0)  # (a slow test must not see the second go by)
+    assert program_path("prog", {b"PATH": os.fsencode(search)}) == str(b)
+    assert ran() == "b"
+    program(tmp_path / "a", "a")  # installed first on PATH during the run: found once WHICH_SECONDS are over
+    assert ran() == "b"
+    monkeypatch.setattr(runner, "WHICH_SECONDS", 0.0)
+    assert ran() == "a"
+    monkeypatch.setattr(runner, "WHICH_SECONDS", 3600.0)
+    (tmp_path / "a" / "prog").unlink()  # gone from where it was found: this job goes the bash way, the next looks again
+    assert ran() == "bash" and ran() == "b"
+    # no search of its own for a word with a slash, or when a relative PATH entry (the job's folder) comes first
+    assert program_path("./prog", {b"PATH": os.fsencode(search)}) is None
+    assert program_path("prog", {b"PATH": b"rel:" + os.fsencode(search)}) is None
+    assert ran(path=f"rel:{search}") == "b"  # (subprocess searched)
 
 
 def test_setup_and_teardown_keep_the_bash_way(tmp_path):

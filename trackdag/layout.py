@@ -62,7 +62,13 @@ def atomic_write(path: "str | os.PathLike", text: str, *, mode: int | None = Non
         try:
             atomic_write(path, text, mode=mode)
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            parent = os.path.dirname(path)
+            try:
+                os.mkdir(parent)  # (the usual case: one folder missing, as a job's .attempts/)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)
             atomic_write(path, text, mode=mode)
         return
     tmp = f"{path}.tmp{os.getpid()}"
@@ -156,8 +162,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_job_folder(job: Job, plan: Plan) -> None:
+def write_job_folder(job: Job, plan: Plan, *, command: str | None = None) -> None:
     """Create the folder, ``invoke.sh``, ``job_config.json`` and the lineage links.
+
+    ``command``: the job's ``job.command``, when the caller has it.
 
     Only called for jobs that are about to run; a done job's folder is never
     rewritten, so its metadata always describes the outputs it holds.
@@ -170,7 +178,7 @@ def write_job_folder(job: Job, plan: Plan) -> None:
             raise  # a file where the folder goes: the run ends with this error (see execute)
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-    command = job.command
+    command = job.command if command is None else command
     atomic_write(os.path.join(folder, INVOKE), invoke_script(job, import_dir=plan.pipeline.import_dir,
                                                              command=command), mode=0o755)
     atomic_write(os.path.join(folder, CONFIG), indented(job_config(job, plan, command=command),
@@ -307,15 +315,19 @@ def changed_outputs(outputs: Mapping[str, str], record: Mapping[str, Any], *,
 
 
 def write_done(folder: "str | os.PathLike", job_id: str, *, started: float, ended: float,
-               host: str, outputs: Mapping[str, str], content: bool = False) -> None:
-    """Record success atomically (the caller checked exit 0 and the outputs), with each output's stats."""
+               host: str, outputs: Mapping[str, str], content: bool = False,
+               stats: Mapping[str, Any] | None = None) -> None:
+    """Record success atomically (the caller checked exit 0 and the outputs), with each output's stats.
+
+    ``stats``: the outputs' :func:`output_stats`, when the caller has just taken them.
+    """
     record = {
         "job_id": job_id,
         "started": started,
         "ended": ended,
         "host": host,
         "outputs": dict(outputs),
-        "stats": output_stats(outputs, content=content),
+        "stats": dict(stats) if stats is not None else output_stats(outputs, content=content),
         "written": time.time(),
     }
     atomic_write(os.path.join(folder, DONE), indented(record) + "\n")

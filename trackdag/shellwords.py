@@ -99,7 +99,11 @@ def direct_argv(command: str) -> "tuple[str, ...] | None":
     """
     if _PLAIN_ONLY.fullmatch(command):  # the usual plan command: plain words and spaces
         argv = tuple(w for w in command.split(" ") if w)
-    elif _ALL_DIRECT.fullmatch(command):
+        # (simple_command of plain words: a program first, not a shell word or an assignment)
+        if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0].split("/")[0]:
+            return None
+        return argv
+    if _ALL_DIRECT.fullmatch(command):
         words: list[str] = []
         word: "str | None" = None  # the word being read (None between words)
         for token in _DIRECT_TOKEN.finditer(command):

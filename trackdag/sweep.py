@@ -407,7 +407,7 @@ def run(params: Any, *, pipeline: "str | Pipeline | None" = None, root: "str | o
             result = execute(the_plan, to_run, executor, recorder, attempts_before=FolderAttempts(the_plan.jobs),
                              cached=len(the_plan.jobs) - len(to_run), fail_fast=fail_fast, retry=retry,
                              on_event=on_event, on_tick=on_tick, options=options,
-                             write_folder=lambda job: write_job_folder(job, the_plan),
+                             write_folder=lambda job, command=None: write_job_folder(job, the_plan, command=command),
                              submitted=registration.start)
             counts = result.counts
             final = "cancelled" if result.interrupted else (

@@ -286,9 +286,13 @@ def shield_interrupts() -> None:
         signal.signal(sig, note)
 
 
+#: this host's name, as the runners record it (one uname per process, not one per job)
+HOST = socket.gethostname()
+
+
 def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | None = None,
-             options: JobOptions | None = None) -> JobSpec:
-    """The frozen spec a worker needs for one attempt of ``job``."""
+             options: JobOptions | None = None, command: str | None = None) -> JobSpec:
+    """The frozen spec a worker needs for one attempt of ``job`` (``command``: its ``job.command``, when known)."""
     options = options or JobOptions(env=env)
     env = options.env if env is None else env
     node = plan.pipeline.nodes[job.node]
@@ -303,8 +307,9 @@ def job_spec(plan: "Plan", job: "Job", attempt: int, env: Mapping[str, str] | No
                    import_dir=plan.pipeline.import_dir, env=dict(env) if env else None, run_id=options.run_id,
                    timeout=node.timeout if node.timeout is not None else options.timeout,
                    log_limit=options.log_limit, hash_outputs=options.hash_outputs,
-                   driver=(socket.gethostname(), os.getpid()),
-                   direct=None if job.setup or job.teardown else direct_argv(job.command))
+                   driver=(HOST, os.getpid()),
+                   direct=None if job.setup or job.teardown else direct_argv(
+                       job.command if command is None else command))
 
 
 def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recorder, *,
@@ -313,7 +318,7 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
             on_event: Callable[[str, "Job", Outcome | None], None] | None = None,
             on_tick: Callable[[], None] | None = None,
             options: JobOptions | None = None,
-            write_folder: Callable[["Job"], None] | None = None,
+            write_folder: Callable[..., None] | None = None,
             submitted: Callable[[], None] | None = None) -> ExecutionResult:
     """Run the ``to_run`` jobs of ``plan`` on ``executor``; every other plan job counts as done.
 
@@ -326,7 +331,8 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
     environment (on Ray, jobs otherwise see the worker's), the per-job
     timeout, the log cap.
 
-    ``write_folder(job)`` writes a job's folder: just before its first
+    ``write_folder(job, command=None)`` writes a job's folder (``command``:
+    its ``job.command``, made once for the folder and the spec): just before its first
     attempt is submitted (so the first job starts without waiting for the
     others' folders), and when it is skipped (its folder is the record of
     that).  When it raises OSError before a submit (a full or read-only
@@ -421,16 +427,18 @@ def execute(plan: "Plan", to_run: list[str], executor: Executor, recorder: Recor
                 job_id = ready.popleft()
                 if job_id not in pending or job_id in running:
                     continue
+                job = plan.jobs[job_id]
+                command = job.command  # (made from the job's params each time it is asked for: once here)
                 if write_folder is not None and job_id not in tries:
                     try:
-                        write_folder(plan.jobs[job_id])
+                        write_folder(job, command)
                     except OSError as exc:
                         result.write_error = exc
                         stop_submitting = True
                         break
                 tries[job_id] = tries.get(job_id, 0) + 1
                 attempt = attempts_before.get(job_id, 0) + tries[job_id]
-                executor.submit(job_spec(plan, plan.jobs[job_id], attempt, options=options))
+                executor.submit(job_spec(plan, job, attempt, options=options, command=command))
                 running.add(job_id)
                 recorder.state(job_id, "queued", ended=None, attempts=attempt, error=None)
             if stop_submitting:
